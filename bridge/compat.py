@@ -1,0 +1,241 @@
+"""`session-bridge compat <script>`: the reference plugin's script contract (DESIGN.md), over the same core.
+
+scripts/<name>.sh exec these, so the reference's users and docs keep working: same arguments, environment
+(BRIDGE_DIR, PROJECT_DIR, BRIDGE_SESSION_ID, CLAUDE_ENV_FILE), output and exit codes (1 for every failure).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+import orjson
+
+from bridge import layout, message, protocol, sessions
+from bridge.errors import BridgeError, PeerNotFound, Timeout
+from bridge.sessions import Session
+
+
+def fail(text: str) -> None:
+    click.echo(text, err=True)
+    sys.exit(1)
+
+
+def caller() -> Session:
+    s = sessions.current(layout.bridge_dir())
+    if s is None:
+        fail("Error: No bridge session found. Run /bridge start first.")
+    return s
+
+
+def guarded(fn):
+    """Map any BridgeError to the reference's `Error: ...` on stderr and exit 1."""
+
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BridgeError as e:
+            fail(f"Error: {e}")
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+@click.group()
+def compat() -> None:
+    """The reference plugin's script contract (used by scripts/*.sh)."""
+
+
+@compat.command("register")
+@guarded
+def register() -> None:
+    """register.sh: print this project's session id (created or reused)."""
+    session, _ = sessions.register(layout.bridge_dir())
+    click.echo(session.id, nl=False)
+
+
+@compat.command("get-session-id")
+@guarded
+def get_session_id() -> None:
+    """get-session-id.sh: print the caller's session id, or NO_BRIDGE_SESSION."""
+    s = sessions.current(layout.bridge_dir())
+    if s is None:
+        fail("NO_BRIDGE_SESSION")
+    click.echo(s.id, nl=False)
+
+
+def _target(root, name: str, me: Session | None, not_found: str) -> Session:
+    try:
+        return sessions.find_peer(root, name, me)
+    except PeerNotFound as e:
+        fail(f"{not_found} ({e})")
+
+
+@compat.command("connect-peer")
+@click.argument("target")
+@guarded
+def connect_peer(target: str) -> None:
+    """connect-peer.sh <target-id>: ping a peer and print where it is."""
+    me = caller()
+    peer = _target(me.root, target, me, f"Error: Session {target} not found.")
+    if peer.liveness != "active":
+        hb = message.parse_iso(peer.manifest.get("lastHeartbeat"))
+        age = int(time.time() - hb) if hb else 0
+        click.echo(f"Warning: Session {peer.id} appears stale (last active {age}s ago). Connecting anyway.", err=True)
+    protocol.connect(me, peer)
+    m = peer.manifest
+    label = f" [{m['label']}]" if m.get("label") else ""
+    click.echo(f"Connected to '{m.get('projectName')}' ({peer.id}){label} at {m.get('projectPath')}")
+
+
+@compat.command("send-message")
+@click.argument("target")
+@click.argument("type")
+@click.argument("content")
+@click.argument("in_reply_to", required=False)
+@guarded
+def send_message(target: str, type: str, content: str, in_reply_to: str | None) -> None:
+    """send-message.sh <target-id> <type> <content> [in-reply-to]: print the new message id."""
+    me = caller()
+    peer = _target(me.root, target, me, f"Error: Target session {target} not found")
+    if in_reply_to in ("", "null"):
+        in_reply_to = None
+    msg = protocol.send(me, peer, type, content, in_reply_to)
+    click.echo(msg["id"], nl=False)
+
+
+def _session(sid: str) -> Session:
+    s = sessions.load(layout.bridge_dir(), sid) if sid else None
+    if s is None:
+        fail(f"Error: Session {sid} inbox not found.")
+    return s
+
+
+@compat.command("bridge-listen")
+@click.argument("args", nargs=-1)
+@guarded
+def bridge_listen(args: tuple[str, ...]) -> None:
+    """bridge-listen.sh [<session-id>] [timeout-s]: block for the next message (0 = forever)."""
+    if args and args[0] != "0" and not args[0].isdigit():
+        me, timeout = _session(args[0]), args[1] if len(args) > 1 else "0"
+    else:
+        me, timeout = caller(), args[0] if args else "0"
+    if not timeout.isdigit():
+        fail(f"Error: timeout must be a whole number of seconds, not {timeout!r}")
+    try:
+        with protocol.listen(me, int(timeout), absorb_pings=False) as m:
+            lines = [
+                f"MESSAGE_ID={m['id']}", f"FROM_ID={m['from']}", f"TO_ID={m['to']}",
+                f"FROM_PROJECT={m['metadata'].get('fromProject', 'unknown')}", f"TYPE={m['type']}",
+                f"IN_REPLY_TO={m.get('inReplyTo') or ''}",
+            ]
+            if message.attempt(m) > 1:
+                lines.append(f"ATTEMPT={message.attempt(m)}")
+            click.echo("\n".join([*lines, "---", m["content"]]))
+            sys.stdout.flush()
+    except Timeout:
+        sys.exit(1)
+
+
+@compat.command("bridge-receive")
+@click.argument("session_id")
+@click.argument("message_id")
+@click.argument("timeout", default="60")
+@guarded
+def bridge_receive(session_id: str, message_id: str, timeout: str) -> None:
+    """bridge-receive.sh <session-id> <message-id> [timeout-s=60]: block for the reply."""
+    me = _session(session_id)
+    if not timeout.isdigit():
+        fail(f"Error: timeout must be a whole number of seconds, not {timeout!r}")
+    try:
+        with protocol.receive(me, message_id, int(timeout)) as m:
+            click.echo(f"Response from {m['metadata'].get('fromProject', 'unknown')}:")
+            click.echo(m["content"])
+            sys.stdout.flush()
+    except Timeout:
+        click.echo(f"No response received after {timeout}s. The peer may be inactive.")
+        sys.exit(1)
+
+
+@compat.command("list-peers")
+@guarded
+def list_peers() -> None:
+    """list-peers.sh: every session with active/stale status."""
+    found = sessions.all_sessions(layout.bridge_dir())
+    if not found:
+        click.echo("No active bridge sessions.")
+        return
+    click.echo(f"{'SESSION':<10} {'PROJECT':<20} {'STATUS':<8} PATH")
+    click.echo(f"{'-------':<10} {'-------':<20} {'------':<8} ----")
+    for s in found:
+        state = "active" if s.liveness == "active" else "stale"
+        click.echo(f"{s.id:<10} {s.manifest.get('projectName', '?'):<20} {state:<8} {s.manifest.get('projectPath', '?')}")
+
+
+def _hook_json(system_message: str | None = None) -> None:
+    out = {"continue": True}
+    if system_message:
+        out.update(suppressOutput=False, systemMessage=system_message)
+    click.echo(orjson.dumps(out).decode())
+
+
+@compat.command("check-inbox")
+@click.option("--summary-only", is_flag=True)
+@click.option("--rate-limited", is_flag=True, hidden=True)
+def check_inbox(summary_only: bool, rate_limited: bool) -> None:
+    """check-inbox.sh [--summary-only]: hook JSON with the pending messages (marked read)."""
+    try:
+        me = sessions.current(layout.bridge_dir())
+        if me is None:
+            return _hook_json()
+        if summary_only:
+            listing = "".join(f"\n- {s.manifest.get('projectName')} ({s.id})" for s in sessions.all_sessions(me.root))
+            return _hook_json(
+                f"=== CLAUDE BRIDGE STATE ===\nSession: {me.id}\nActive sessions:{listing}\n\n"
+                "To send messages, use Bash: ${CLAUDE_PLUGIN_ROOT}/scripts/send-message.sh <peer-id> <type> "
+                '"<content>" [in-reply-to]\n=== END BRIDGE ==='
+            )
+        with protocol.drain(me) as msgs:
+            if not msgs:
+                return _hook_json()
+            parts = [f"=== CLAUDE BRIDGE: {len(msgs)} pending message(s) ===",
+                     "You MUST respond to queries and acknowledge pings before doing anything else."]
+            name = me.manifest.get("projectName", "unknown")
+            for m in msgs:
+                parts += [
+                    f"--- Message for '{name}' ({m['to']}) from '{m['metadata'].get('fromProject', 'unknown')}' "
+                    f"({m['from']}) [{m['type']}] ---",
+                    f"Message ID: {m['id']}",
+                    *([f"In reply to: {m['inReplyTo']}"] if m.get("inReplyTo") else []),
+                    f"Content: {m['content']}",
+                    "",
+                    f'To respond: BRIDGE_SESSION_ID={me.id} bash "${{CLAUDE_PLUGIN_ROOT}}/scripts/send-message.sh" '
+                    f'{m["from"]} response "Your answer" {m["id"]}',
+                ]
+            _hook_json("\n".join([*parts, "=== END BRIDGE ==="]))
+    except Exception:  # a hook must never break the prompt: report nothing rather than crash
+        _hook_json()
+
+
+@compat.command("heartbeat")
+def heartbeat() -> None:
+    """heartbeat.sh: refresh the caller's lastHeartbeat; silent if there is no session."""
+    try:
+        s = sessions.current(layout.bridge_dir())
+        if s is not None:
+            sessions.update(s, lastHeartbeat=message.now_iso())
+    except BridgeError:
+        pass
+
+
+@compat.command("cleanup")
+@guarded
+def cleanup() -> None:
+    """cleanup.sh: stop the project's session (telling its peers), then remove long-stale sessions."""
+    root = layout.bridge_dir()
+    s = sessions.current(root)
+    if s is not None:
+        protocol.stop(s)
+    sessions.gc(root)

@@ -1,0 +1,117 @@
+"""Who is calling: the project directory and the agent process that hosts this session.
+
+The host is the agent CLI (claude, codex, gemini, ...) above the caller, so the CLI, hooks and MCP server of one agent
+session resolve to the same bridge session. A process is named by pid + create time, so pid reuse can't fool liveness.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import psutil
+
+# Process names (or script basenames for node-based CLIs) of agent CLIs, and the host name we record for each.
+AGENTS = {
+    "claude": "claude-code",
+    "codex": "codex",
+    "gemini": "gemini-cli",
+    "opencode": "opencode",
+    "cursor-agent": "cursor",
+    "cline": "cline",
+}
+# Processes between an agent and us that are not the host: shells, launchers, sandboxes.
+WRAPPERS = {
+    "sh", "bash", "dash", "zsh", "fish", "ksh", "env", "timeout", "nohup", "sudo", "xargs", "time", "stdbuf",
+    "uv", "uvx", "pipx", "npx", "session-bridge", "codex-linux-sandbox", "bwrap", "sandbox-exec",
+}
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    started: float  # psutil create_time(), seconds since the epoch
+    kind: str | None = None  # "claude-code", "codex", ... when it is a known agent
+
+    def alive(self) -> bool:
+        return process_alive(self.pid, self.started)
+
+
+def process_alive(pid: int, started: float | None) -> bool:
+    """True while that exact process (pid + create time) exists and is not a zombie."""
+    try:
+        p = psutil.Process(pid)
+        if started is not None and abs(p.create_time() - started) > 0.05:
+            return False
+        return p.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def me() -> Proc:
+    p = psutil.Process()
+    return Proc(p.pid, p.create_time())
+
+
+def _agent_kind(p: psutil.Process) -> str | None:
+    try:
+        names = [p.name()]
+        cmd = p.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    names += [os.path.basename(a) for a in cmd[:2]]
+    for name in names:
+        name = name.removesuffix(".js").removesuffix(".exe")
+        if name in AGENTS:
+            return AGENTS[name]
+    return None
+
+
+@lru_cache(maxsize=1)
+def host() -> Proc | None:
+    """The agent process above us; else the first ancestor that is not a shell or launcher.
+
+    BRIDGE_HOST_PID overrides the search (tests, unusual launchers)."""
+    override = os.environ.get("BRIDGE_HOST_PID")
+    try:
+        if override:
+            p = psutil.Process(int(override))
+            return Proc(p.pid, p.create_time(), _agent_kind(p))
+        chain = psutil.Process().parents()
+    except (psutil.Error, ValueError):
+        return None
+    for p in chain:
+        kind = _agent_kind(p)
+        if kind:
+            return Proc(p.pid, p.create_time(), kind)
+    for p in chain:
+        try:
+            if p.name() not in WRAPPERS and p.pid != 1:
+                return Proc(p.pid, p.create_time())
+        except psutil.Error:
+            continue
+    return None
+
+
+def host_kind() -> str:
+    h = host()
+    if h and h.kind:
+        return h.kind
+    return "cli"
+
+
+def project_dir() -> Path:
+    """PROJECT_DIR, else CLAUDE_PROJECT_DIR, else the working directory."""
+    raw = os.environ.get("PROJECT_DIR") or os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
+    return Path(raw).absolute()
+
+
+def agent_session_id() -> str | None:
+    """The agent's own session id where the host exports one."""
+    for var in ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return None

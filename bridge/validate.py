@@ -1,0 +1,36 @@
+"""Names that become path components: checked here so nothing outside the bridge dir is ever touched."""
+
+import re
+
+from bridge.errors import BridgeError
+
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MESSAGE_TYPE = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _check(pattern: re.Pattern, value: object, what: str, rule: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
+        raise BridgeError(f"invalid {what} {value!r}: {rule}")
+    return value
+
+
+def session_id(value: object) -> str:
+    return _check(SESSION_ID, value, "session id", "use 1-64 of A-Z a-z 0-9 _ - (see `session-bridge peers`)")
+
+
+def message_id(value: object) -> str:
+    return _check(MESSAGE_ID, value, "message id", "use the id printed by send/ask/listen, e.g. msg-1732...")
+
+
+def label(value: object) -> str:
+    return _check(LABEL, value, "label", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit")
+
+
+def message_type(value: object) -> str:
+    return _check(MESSAGE_TYPE, value, "message type", "use lowercase letters, digits and -, e.g. query")
+
+
+def is_session_id(value: object) -> bool:
+    return isinstance(value, str) and SESSION_ID.fullmatch(value) is not None

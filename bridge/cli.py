@@ -379,10 +379,19 @@ def demo(keep: bool) -> None:
     sys.exit(demo_module.run(keep=keep))
 
 
-def _register_compat() -> None:
-    from bridge.compat import compat
+def _register_front_ends() -> None:
+    """Other front-ends add their own command groups (each module exposes `commands`)."""
+    import importlib
 
-    main.add_command(compat)
+    for name in ("bridge.compat", "bridge.hooks", "bridge.mcp_server", "bridge.hosts"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        for cmd in module.commands:
+            main.add_command(cmd)
 
 
-_register_compat()
+_register_front_ends()

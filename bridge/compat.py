@@ -239,3 +239,6 @@ def cleanup() -> None:
     if s is not None:
         protocol.stop(s)
     sessions.gc(root)
+
+
+commands = [compat]

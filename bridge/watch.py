@@ -6,6 +6,7 @@ filesystems) we fall back to short polling, the only place the bridge polls.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+
+# watchdog logs an error when a read races its own stop(); that is a normal end of a wait, not news for the user.
+logging.getLogger("watchdog").addHandler(logging.NullHandler())
+logging.getLogger("watchdog").propagate = False
 
 FALLBACK_POLL_S = 0.05
 # Arrivals only: a rename into the directory, a creation, a finished write; not the opens our own reads cause.

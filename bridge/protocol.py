@@ -13,11 +13,14 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from bridge import layout, message, sessions, validate
+from filelock import FileLock
+from filelock import Timeout as FileLockTimeout
+
+from bridge import identity, layout, message, sessions, validate
 from bridge.errors import BridgeError, PeerGone, Timeout
 from bridge.sessions import Session
 from bridge.store import Claim
-from bridge.watch import DirWatch
+from bridge.watch import watching
 
 DEFAULT_MAX_BODY = 64 * 1024
 IDLE_S = 1.0
@@ -77,24 +80,25 @@ def _wait_claim(me: Session, accept: Callable[[dict], bool], timeout: float | No
                 idle: Callable[[], None] | None = None) -> Claim:
     box = me.mailbox
     deadline = None if not timeout else time.monotonic() + timeout
-    with DirWatch(box.inbox) as watch:
-        box.recover()
-        next_idle = time.monotonic() + IDLE_S
-        while True:
-            claim = box.claim(accept)
-            if claim is not None:
-                return claim
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise Timeout(f"nothing arrived within {timeout:g}s")
-            if now >= next_idle:
-                box.recover()
-                sessions.touch(me)
-                if idle:
-                    idle()
-                next_idle = now + IDLE_S
-            wait_for = next_idle - now if deadline is None else min(next_idle, deadline) - now
-            watch.wait(max(wait_for, 0))
+    watch = watching(box.inbox)
+    box.recover()
+    next_idle = time.monotonic() + IDLE_S
+    while True:
+        seen = watch.generation
+        claim = box.claim(accept)
+        if claim is not None:
+            return claim
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise Timeout(f"nothing arrived within {timeout:g}s")
+        if now >= next_idle:
+            box.recover()
+            sessions.touch(me)
+            if idle:
+                idle()
+            next_idle = now + IDLE_S
+        wait_for = next_idle - now if deadline is None else min(next_idle, deadline) - now
+        watch.wait(seen, max(wait_for, 0))
 
 
 def _listenable(me: Session) -> Callable[[dict], bool]:
@@ -253,3 +257,83 @@ def status(me: Session) -> dict:
             "status": peer.liveness if peer else "gone",
         })
     return {"session": me.manifest, "pending": len(me.mailbox.pending()), "connections": peers}
+
+
+# --- for hosts that push into the agent (hooks) ------------------------------------------------------------------
+
+
+@contextmanager
+def drain_within(me: Session, size: Callable[[dict], int], budget: int) -> Iterator[tuple[list[dict], int]]:
+    """Like drain, but claims messages oldest first only while the sum of size(message) stays within budget.
+    Yields (claimed messages, how many stay pending); the claimed ones are finalized together or all put back."""
+    box = me.mailbox
+    box.recover()
+    accept = _listenable(me)
+    claims, used = [], 0
+    for msg, _ in box.scan():
+        if not accept(msg):
+            continue
+        cost = size(msg)
+        if used + cost > budget:
+            break
+        claim = box.claim(lambda m, wanted=msg["id"]: m["id"] == wanted)
+        if claim is not None:
+            claims.append(claim)
+            used += cost
+    left = sum(1 for m in box.pending() if accept(m))
+    try:
+        yield [c.message for c in claims], left
+    except BaseException:
+        for c in claims:
+            box.release(c)
+        raise
+    for c in claims:
+        box.finalize(c)
+
+
+class _Unwanted(Exception):
+    """Background listening was turned off, the session ended, or its host agent exited."""
+
+
+@contextmanager
+def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[dict | None]:
+    """The next message, for a host that wakes an idle agent with it (Claude Code's asyncRewake hook).
+
+    At most one background listener per session waits (a second one yields None at once). It yields None, too, when
+    the manifest's backgroundListen is turned off, the session ends, its host agent exits, or the timeout passes.
+    """
+    try:
+        lock = FileLock(me.dir / ".background.lock", timeout=0)
+        lock.acquire()
+    except (FileLockTimeout, OSError):
+        yield None
+        return
+    try:
+        host = identity.host()
+
+        def still_wanted() -> None:
+            fresh = sessions.load(me.root, me.id)
+            if fresh is None or not fresh.manifest.get("backgroundListen") or (host is not None and not host.alive()):
+                raise _Unwanted
+
+        claim = None
+        deadline = None if not timeout else time.monotonic() + timeout
+        try:
+            still_wanted()
+            while True:
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+                claim = _wait_claim(me, _listenable(me), remaining, still_wanted)
+                if claim.message["type"] != "ping":
+                    break
+                me.mailbox.finalize(claim)
+                sessions.remember_peer(me, claim.message["from"])
+                claim = None
+        except (_Unwanted, Timeout, FileNotFoundError):
+            claim = None
+        if claim is None:
+            yield None
+            return
+        with me.mailbox.delivering(claim) as msg:
+            yield msg
+    finally:
+        lock.release()

@@ -1,7 +1,8 @@
 """Block until a directory changes, through the kernel's file notifications (inotify, kqueue, FSEvents).
 
 watchdog runs the platform's native observer; where none can start (no inotify instances left, exotic
-filesystems) we fall back to short polling, the only place the bridge polls.
+filesystems) we fall back to short polling, the only place the bridge polls. One observer per directory per process
+stays running, so a loop of waits (a listen loop, an MCP server) pays its start-up once.
 """
 
 from __future__ import annotations
@@ -29,47 +30,44 @@ FALLBACK_POLL_S = 0.05
 ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
 
 
-class _Flag(FileSystemEventHandler):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
+class DirWatch(FileSystemEventHandler):
+    """Counts changes to one directory. Read `generation`, scan, then wait(generation): a change during the scan
+    is never missed, and any number of threads can wait at once."""
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        self.event.set()
-
-
-class DirWatch:
-    """Use as a context manager: start watching, scan, then wait(); a change during the scan is not missed."""
-
-    def __init__(self, *paths: Path) -> None:
-        self.paths = paths
-        self.changed = threading.Event()
-        self.observer = None
+    def __init__(self, path: Path) -> None:
+        self.generation = 0
+        self.cond = threading.Condition()
         self.polling = False
-
-    def __enter__(self) -> "DirWatch":
         try:
-            observer = Observer()
-            for path in self.paths:
-                observer.schedule(_Flag(self.changed), str(path), recursive=False, event_filter=ARRIVALS)
-            observer.daemon = True
-            observer.start()
-            self.observer = observer
+            self.observer = Observer()
+            self.observer.schedule(self, str(path), recursive=False, event_filter=ARRIVALS)
+            self.observer.daemon = True
+            self.observer.start()
         except OSError:
             self.polling = True
-        return self
 
-    def wait(self, timeout: float | None) -> bool:
-        """True if something changed (since the last wait), False on timeout."""
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+
+    def wait(self, since: int, timeout: float | None) -> bool:
+        """True once something changed after `since` was read, False on timeout."""
         if self.polling:
             timeout = FALLBACK_POLL_S if timeout is None else min(timeout, FALLBACK_POLL_S)
-            self.changed.wait(timeout)
-            self.changed.clear()
-            return True
-        changed = self.changed.wait(timeout)
-        self.changed.clear()
-        return changed
+        with self.cond:
+            changed = self.cond.wait_for(lambda: self.generation != since, timeout)
+        return changed or self.polling
 
-    def __exit__(self, *exc: object) -> None:
-        if self.observer is not None:
-            self.observer.stop()  # closes the inotify fd, which wakes its reader thread at once
-            self.observer.join(timeout=1)
+
+_watches: dict[Path, DirWatch] = {}
+_lock = threading.Lock()
+
+
+def watching(path: Path) -> DirWatch:
+    """The running watch of a directory, started on first use."""
+    with _lock:
+        w = _watches.get(path)
+        if w is None:
+            w = _watches[path] = DirWatch(path)
+        return w

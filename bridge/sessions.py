@@ -338,3 +338,40 @@ def gc(root: Path) -> dict:
                     except FileNotFoundError:
                         pass
     return {"removed": removed, "redelivered": redelivered, "tempFilesRemoved": temps}
+
+
+# --- agent sessions (hooks) --------------------------------------------------------------------------------------
+
+
+def bind(root: Path, agent_session_id: str | None = None) -> Session | None:
+    """Attach the calling agent session (its host process and id) to the project's bridge session, if it has one
+    that no other live agent holds. Never creates a session; exports BRIDGE_SESSION_ID to CLAUDE_ENV_FILE."""
+    session = current(root)
+    if session is None or _owned_by_other(session.manifest):
+        return None
+    h = identity.host()
+    changes: dict = {"lastHeartbeat": message.now_iso(), "status": "active"}
+    if h is not None:
+        changes.update(pid=h.pid, pidStartedAt=h.started, host=identity.host_kind())
+    agent = agent_session_id or identity.agent_session_id()
+    if agent:
+        changes["agentSessionId"] = agent
+    session = update(session, **changes)
+    env_file = os.environ.get("CLAUDE_ENV_FILE")
+    if env_file:
+        with open(env_file, "a") as f:
+            f.write(f"export BRIDGE_SESSION_ID={session.id}\n")
+    return session
+
+
+def for_agent(root: Path, agent_session_id: str | None = None) -> Session | None:
+    """The caller's session, only if the calling agent holds it (same host process, or same agent session id)."""
+    session = current(root)
+    if session is None:
+        return None
+    m = session.manifest
+    h = identity.host()
+    if h is not None and m.get("pid") == h.pid and identity.process_alive(h.pid, m.get("pidStartedAt")):
+        return session
+    agent = agent_session_id or identity.agent_session_id()
+    return session if agent and m.get("agentSessionId") == agent else None

@@ -14,6 +14,7 @@ import shutil
 import string
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import orjson
@@ -43,7 +44,7 @@ class Session:
     def dir(self) -> Path:
         return layout.session_dir(self.root, self.id)
 
-    @property
+    @cached_property
     def mailbox(self) -> Mailbox:
         return Mailbox(self.dir)
 
@@ -375,3 +376,24 @@ def for_agent(root: Path, agent_session_id: str | None = None) -> Session | None
         return session
     agent = agent_session_id or identity.agent_session_id()
     return session if agent and m.get("agentSessionId") == agent else None
+
+
+# --- long-running front-ends (the MCP server) --------------------------------------------------------------------
+
+
+def wait_current(root: Path, timeout: float | None = None) -> Session | None:
+    """The caller's session; if it has none yet, wait (kernel notifications on sessions/) until one starts.
+    None if the timeout passes first."""
+    from bridge.watch import watching
+
+    watch = watching(layout.sessions_dir(root))
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        seen = watch.generation
+        session = current(root)
+        if session is not None:
+            return session
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return None
+        watch.wait(seen, remaining)

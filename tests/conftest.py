@@ -43,7 +43,7 @@ class Bridge:
 
     def project(self, name: str) -> Path:
         p = self.tmp / name
-        p.mkdir(exist_ok=True)
+        p.mkdir(parents=True, exist_ok=True)
         return p
 
     def env(self, project: Path | str, **extra: str) -> dict:

@@ -1,0 +1,288 @@
+"""`session-bridge mcp`: real server processes driven by the MCP SDK's client over stdio, and raw JSON-RPC."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from mcp_support import FIXTURES, MODERN_META, SESSION_BRIDGE, RawServer, cli, env
+
+MODES = ["legacy", "2026-07-28"]  # the initialize handshake (Gemini, opencode, Codex) and server/discover (Claude)
+
+
+def server(root, project, **extra) -> StdioServerParameters:
+    return StdioServerParameters(command=SESSION_BRIDGE, args=["mcp"], env=env(root, project, **extra))
+
+
+def run(fn, *args):
+    return anyio.run(fn, *args)
+
+
+async def call(client: Client, tool: str, **args) -> dict:
+    r = await client.call_tool(tool, args)
+    assert not r.is_error, f"{tool} failed: {r.content[0].text}"
+    return r.structured_content
+
+
+async def fails(client: Client, tool: str, **args) -> str:
+    r = await client.call_tool(tool, args)
+    assert r.is_error, f"{tool} should have failed: {r.structured_content}"
+    text = r.content[0].text
+    assert "\n" not in text
+    return text
+
+
+# --- the tool surface --------------------------------------------------------------------------------------------
+
+
+def test_tool_list_and_schemas_are_pinned(tmp_path):
+    """Names, argument schemas, output schemas and annotations are the server's contract with every agent."""
+
+    async def main():
+        async with Client(server(tmp_path / "b", tmp_path / "p"), mode="legacy") as c:
+            return (await c.list_tools()).tools
+
+    tools = run(main)
+    got = {
+        t.name: {
+            "input": t.input_schema,
+            "output": sorted((t.output_schema or {}).get("properties", {})),
+            "annotations": t.annotations.model_dump(exclude_none=True, by_alias=True),
+            "has_description": bool(t.description and len(t.description) > 80),
+        }
+        for t in tools
+    }
+    pinned = json.loads((FIXTURES / "mcp_tools.json").read_text())
+    assert got == pinned
+
+
+# --- a full exchange between two servers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("asker_mode", MODES)
+@pytest.mark.parametrize("listener_mode", MODES)
+def test_ask_listen_reply_between_two_servers(tmp_path, asker_mode, listener_mode):
+    root = tmp_path / "bridge"
+    timings = {}
+
+    async def main():
+        async with Client(server(root, tmp_path / "lib"), mode=listener_mode) as lib, \
+                Client(server(root, tmp_path / "app"), mode=asker_mode) as app:
+            assert (await call(lib, "bridge_start", label="library"))["created"] is True
+            assert (await call(app, "bridge_start", label="app"))["session"]["name"] == "app"
+            peers = (await call(app, "bridge_peers"))["peers"]
+            assert [p["name"] for p in peers] == ["library"]
+            connected = await call(app, "bridge_connect", peer="library")
+            assert connected["peer"]["label"] == "library"
+
+            async def serve_two_questions():
+                for answer in ("getUser() is now fetchUser(id)", "since 2.0.0"):
+                    got = await call(lib, "bridge_listen")
+                    timings.setdefault("woke", time.monotonic())
+                    assert got["status"] == "message"
+                    q = got["message"]
+                    assert q["type"] == "query" and q["sender_name"] == "app"
+                    assert "bridge_reply" in got["note"]
+                    await call(lib, "bridge_reply", message_id=q["message_id"], text=answer)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(serve_two_questions)
+                timings["asked"] = time.monotonic()
+                first = await call(app, "bridge_ask", peer="library", question="What replaced getUser()?")
+                second = await call(app, "bridge_ask", peer="library", question="Since which version?")
+            assert first["status"] == "answered"
+            assert first["answer"]["content"] == "getUser() is now fetchUser(id)"
+            assert first["answer"]["in_reply_to"] == first["question_id"]
+            assert second["answer"]["content"] == "since 2.0.0"
+
+            status = await call(lib, "bridge_status")
+            assert status["pending"] == 0
+            assert [c["name"] for c in status["connections"]] == ["app"]
+            ended = await call(app, "bridge_stop")
+            assert ended["notified"] == [status["session"]["session_id"]]
+            note = await call(lib, "bridge_listen", wait_s=5)
+            assert note["message"]["type"] == "session-ended"
+
+    run(main)
+    # The listener wakes on the kernel's notification: well under a second even with two MCP round trips.
+    assert timings["woke"] - timings["asked"] < 2.0
+
+
+def test_waits_are_time_boxed_and_an_unanswered_ask_keeps_its_question(tmp_path):
+    """A wait returns 'waiting' before the client's time-out; bridge_receive later picks up the late answer."""
+    root = tmp_path / "bridge"
+
+    async def main():
+        async with Client(server(root, tmp_path / "lib", BRIDGE_MCP_WAIT="1.5"), mode="legacy") as lib, \
+                Client(server(root, tmp_path / "app", BRIDGE_MCP_WAIT="1.5"), mode="2026-07-28") as app:
+            await call(lib, "bridge_start", label="library")
+            await call(app, "bridge_start", label="app")
+
+            started = time.monotonic()
+            idle = await call(lib, "bridge_listen", wait_s=600)  # capped by the server's --wait
+            assert idle["status"] == "waiting" and "bridge_listen" in idle["note"]
+            assert 1.4 <= time.monotonic() - started < 10
+
+            pending = await call(app, "bridge_ask", peer="library", question="Is 2.1 released?", wait_s=0.2)
+            assert pending["status"] == "waiting" and pending["answer"] is None
+            qid = pending["question_id"]
+            assert qid in pending["note"] and "bridge_receive" in pending["note"]
+
+            inbox = await call(lib, "bridge_inbox")
+            assert [m["message_id"] for m in inbox["messages"]] == [qid]
+            got = await call(lib, "bridge_listen")
+            assert got["message"]["message_id"] == qid
+            await call(lib, "bridge_reply", message_id=qid, text="yes, on Monday")
+
+            answer = await call(app, "bridge_receive", message_id=qid)
+            assert answer["status"] == "answered" and answer["answer"]["content"] == "yes, on Monday"
+            again = await call(app, "bridge_receive", message_id=qid, wait_s=0.1)
+            assert again["status"] == "waiting"
+
+    run(main)
+
+
+def test_errors_are_one_line_tool_errors_that_name_the_fix(tmp_path):
+    root = tmp_path / "bridge"
+
+    async def main():
+        async with Client(server(root, tmp_path / "app"), mode="legacy") as app:
+            assert "bridge_start" in await fails(app, "bridge_whoami")
+            assert "bridge_start" in await fails(app, "bridge_ask", peer="library", question="hi")
+            assert "label" in await fails(app, "bridge_start", label="../etc")
+            await call(app, "bridge_start")
+            missing = await fails(app, "bridge_ask", peer="nobody", question="hi")
+            assert "no session named 'nobody'" in missing and "bridge_peers" in missing
+            assert "bridge_inbox" in await fails(app, "bridge_reply", message_id="msg-1-abc", text="x")
+            assert "message id" in await fails(app, "bridge_receive", message_id="../x")
+            assert "wait_s" in await fails(app, "bridge_listen", wait_s=-1)
+
+    run(main)
+
+
+def test_two_agents_in_one_repo_are_two_sessions_and_cli_calls_share_them(tmp_path):
+    """Each server serves the agent above it: same project, two agent processes, two sessions."""
+    root, repo = tmp_path / "bridge", tmp_path / "repo"
+    agents = [subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+              for _ in range(2)]
+    try:
+        async def main():
+            async with Client(server(root, repo, BRIDGE_HOST_PID=str(agents[0].pid)), mode="legacy") as one, \
+                    Client(server(root, repo, BRIDGE_HOST_PID=str(agents[1].pid)), mode="legacy") as two:
+                a = (await call(one, "bridge_start"))["session"]["session_id"]
+                b = (await call(two, "bridge_start"))["session"]["session_id"]
+                assert a != b
+                assert (await call(one, "bridge_whoami"))["session_id"] == a
+                assert (await call(two, "bridge_whoami"))["session_id"] == b
+                return a
+
+        a = run(main)
+        # The CLI run by the first agent (e.g. from its shell tool) is the same bridge session.
+        whoami = cli(root, repo, "whoami", "--json", BRIDGE_HOST_PID=str(agents[0].pid))
+        assert json.loads(whoami.stdout)["sessionId"] == a
+    finally:
+        for p in agents:
+            p.stdin.close()
+            p.wait()
+
+
+# --- the wire: both handshakes, channel notifications ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [False, True])
+def test_both_handshakes_at_the_jsonrpc_level(tmp_path, channels):
+    flags = ["--channels"] if channels else []
+    legacy = RawServer(tmp_path / "b", tmp_path / "p", *flags)
+    try:
+        r = legacy.initialize()["result"]
+        assert r["protocolVersion"] == "2025-06-18"
+        assert r["serverInfo"]["name"] == "session-bridge"
+        assert "tools" in r["capabilities"]
+        assert ("claude/channel" in r["capabilities"].get("experimental", {})) is channels
+        tools = legacy.request("tools/list")["result"]["tools"]
+        assert len(tools) == 12
+    finally:
+        assert legacy.close() == 0
+
+    modern = RawServer(tmp_path / "b", tmp_path / "p", *flags)
+    try:
+        r = modern.request("server/discover", {"_meta": MODERN_META})["result"]
+        assert "2026-07-28" in r["supportedVersions"]
+        assert "tools" in r["capabilities"]
+        assert ("claude/channel" in r["capabilities"].get("experimental", {})) is channels
+        tools = modern.request("tools/list", {"_meta": MODERN_META})["result"]["tools"]
+        assert {t["name"] for t in tools} >= {"bridge_ask", "bridge_listen", "bridge_reply"}
+        called = modern.request("tools/call", {"name": "bridge_whoami", "arguments": {}, "_meta": MODERN_META})
+        assert called["result"]["isError"] is True
+        # One era per connection: a later initialize is refused with the versions this connection serves.
+        refused = modern.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                                "clientInfo": {"name": "t", "version": "1"}})
+        assert "error" in refused
+    finally:
+        assert modern.close() == 0
+
+
+@pytest.mark.parametrize("handshake", ["initialize", "server/discover"])
+def test_channel_pushes_each_message_once_after_the_handshake(tmp_path, handshake):
+    root, lib, app = tmp_path / "bridge", tmp_path / "lib", tmp_path / "app"
+    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["sessionId"]
+    cli(root, app, "start", "--label", "app")
+    early = cli(root, app, "send", "library", "query", "sent before the agent connected").stdout.strip()
+
+    srv = RawServer(root, lib, "--channels")
+    try:
+        if handshake == "initialize":
+            srv.initialize()
+        else:
+            srv.request("server/discover", {"_meta": MODERN_META})
+        first = srv.recv()
+        assert first["method"] == "notifications/claude/channel"
+        assert first["params"]["meta"] == {"message_id": early, "type": "query", "from": "app",
+                                           "from_session": first["params"]["meta"]["from_session"]}
+        assert first["params"]["content"].startswith("sent before the agent connected")
+        assert "bridge_reply" in first["params"]["content"]
+
+        sent = time.monotonic()
+        later = cli(root, app, "send", "library", "query", "and one while it runs").stdout.strip()
+        second = srv.recv()
+        assert second["params"]["meta"]["message_id"] == later
+        assert time.monotonic() - sent < 5
+
+        # Pushed means delivered: nothing is left for a listener, and the inbox shows both as read.
+        inbox = json.loads(cli(root, lib, "inbox", "--all", "--json", BRIDGE_SESSION_ID=sid).stdout)
+        assert {m["id"]: m["status"] for m in inbox} == {early: "read", later: "read"}
+    finally:
+        assert srv.close() == 0
+
+
+def test_a_failed_channel_push_puts_the_message_back(tmp_path):
+    root, lib, app = tmp_path / "bridge", tmp_path / "lib", tmp_path / "app"
+    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["sessionId"]
+    cli(root, app, "start", "--label", "app")
+
+    srv = RawServer(root, lib, "--channels")
+    try:
+        srv.initialize()
+        srv.request("tools/list")
+        srv.proc.stdout.close()  # the client stops reading: the next push cannot be written
+        mid = cli(root, app, "send", "library", "query", "will the push fail?").stdout.strip()
+        srv.stderr_until(f"channel push of {mid} did not complete")
+    finally:
+        assert srv.close() == 0
+
+    inbox = json.loads(cli(root, lib, "inbox", "--json", BRIDGE_SESSION_ID=sid).stdout)
+    assert [(m["id"], m["status"], m["metadata"]["attempt"]) for m in inbox] == [(mid, "pending", 2)]
+    listened = json.loads(cli(root, lib, "listen", "--timeout", "5", "--json", BRIDGE_SESSION_ID=sid).stdout)
+    assert listened["id"] == mid and listened["content"] == "will the push fail?"
+
+
+def test_bad_server_options_fail_with_a_one_line_usage_error(tmp_path):
+    r = subprocess.run([SESSION_BRIDGE, "mcp", "--wait", "0"], env=env(tmp_path / "b", tmp_path / "p"),
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and "--wait" in r.stderr

@@ -289,6 +289,8 @@ def drain_within(me: Session, size: Callable[[dict], int], budget: int) -> Itera
         raise
     for c in claims:
         box.finalize(c)
+        if c.message["type"] == "ping":
+            sessions.remember_peer(me, c.message["from"])
 
 
 class _Unwanted(Exception):
@@ -309,11 +311,11 @@ def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[
         yield None
         return
     try:
-        host = identity.host()
+        host = identity.host()  # the agent to wake; gone means nobody to wake
 
         def still_wanted() -> None:
             fresh = sessions.load(me.root, me.id)
-            if fresh is None or not fresh.manifest.get("backgroundListen") or (host is not None and not host.alive()):
+            if fresh is None or not fresh.manifest.get("backgroundListen") or host is None or not host.alive():
                 raise _Unwanted
 
         claim = None

@@ -1,36 +1,24 @@
-"""Block until a directory changes, through the kernel's file notifications (inotify, kqueue, FSEvents).
+"""Block until a directory changes, through the kernel's file notifications.
 
-watchdog runs the platform's native observer; where none can start (no inotify instances left, exotic
-filesystems) we fall back to short polling, the only place the bridge polls. One observer per directory per process
-stays running, so a loop of waits (a listen loop, an MCP server) pays its start-up once.
+Linux: inotify through inotify_simple, watching only arrivals (IN_MOVED_TO, IN_CLOSE_WRITE). Elsewhere: watchdog's
+native observer (kqueue, FSEvents). Not watchdog on Linux: its inotify observer holds every IN_MOVED_FROM for up to
+0.5 s to pair renames, and our claims are renames out of the inbox, so a waiter would wake late. Where no observer
+can start (no inotify instances left, exotic filesystems) we fall back to short polling, the only place the bridge
+polls. One watch per directory per process keeps running, so a loop of waits pays its start-up once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from pathlib import Path
 
-from watchdog.events import (
-    DirDeletedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
-
-# watchdog logs an error when a read races its own stop(); that is a normal end of a wait, not news for the user.
-logging.getLogger("watchdog").addHandler(logging.NullHandler())
-logging.getLogger("watchdog").propagate = False
-
 FALLBACK_POLL_S = 0.05
-# Arrivals only: a rename into the directory, a creation, a finished write; not the opens our own reads cause.
-ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
 
 
-class DirWatch(FileSystemEventHandler):
+class DirWatch:
     """Counts changes to one directory. Read `generation`, scan, then wait(generation): a change during the scan
     is never missed, and any number of threads can wait at once."""
 
@@ -38,15 +26,18 @@ class DirWatch(FileSystemEventHandler):
         self.generation = 0
         self.cond = threading.Condition()
         self.polling = False
+        backend = os.environ.get("BRIDGE_WATCH") or ("inotify" if sys.platform.startswith("linux") else "watchdog")
         try:
-            self.observer = Observer()
-            self.observer.schedule(self, str(path), recursive=False, event_filter=ARRIVALS)
-            self.observer.daemon = True
-            self.observer.start()
+            if backend == "inotify":
+                self._start_inotify(path)
+            elif backend == "watchdog":
+                self._start_watchdog(path)
+            else:
+                self.polling = True
         except OSError:
             self.polling = True
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
+    def changed(self) -> None:
         with self.cond:
             self.generation += 1
             self.cond.notify_all()
@@ -58,6 +49,41 @@ class DirWatch(FileSystemEventHandler):
         with self.cond:
             changed = self.cond.wait_for(lambda: self.generation != since, timeout)
         return changed or self.polling
+
+    def _start_inotify(self, path: Path) -> None:
+        from inotify_simple import INotify, flags
+
+        inotify = INotify()
+        inotify.add_watch(path, flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR)
+
+        def pump() -> None:
+            while True:
+                events = inotify.read()  # blocks in the kernel until something arrives
+                if events:
+                    self.changed()
+                if any(e.mask & flags.IGNORED for e in events):
+                    return  # the directory is gone
+
+        threading.Thread(target=pump, name=f"bridge-watch {path}", daemon=True).start()
+
+    def _start_watchdog(self, path: Path) -> None:
+        from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        # watchdog logs an error when a read races its own stop(); a normal end of a wait, not news for the user.
+        logging.getLogger("watchdog").addHandler(logging.NullHandler())
+        logging.getLogger("watchdog").propagate = False
+        watch = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: object) -> None:
+                watch.changed()
+
+        observer = Observer()
+        observer.schedule(Handler(), str(path), recursive=False,
+                          event_filter=[FileCreatedEvent, FileMovedEvent, FileClosedEvent])
+        observer.daemon = True
+        observer.start()
 
 
 _watches: dict[Path, DirWatch] = {}

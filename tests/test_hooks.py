@@ -11,50 +11,16 @@ from __future__ import annotations
 import select
 import shlex
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 from filelock import FileLock
 
+from claude_support import Host, hosts, payload  # noqa: F401 (hosts is a fixture)
 from conftest import CLI, REPO
 
-PAYLOADS = Path(__file__).with_name("fixtures") / "claude_hooks"
 LAUNCHER = shlex.quote(str(REPO / "scripts" / "session-bridge"))
-
-
-class Host:
-    """A stand-in for one Claude Code process: alive until stopped."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-        self.pid = str(self.proc.pid)
-
-    def exit(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
-@pytest.fixture
-def hosts():
-    made: list[Host] = []
-
-    def make() -> Host:
-        made.append(Host())
-        return made[-1]
-
-    yield make
-    for h in made:
-        if h.proc.poll() is None:
-            h.exit()
-
-
-def payload(event: str, project: Path, **fields) -> bytes:
-    data = orjson.loads((PAYLOADS / f"{event}.json").read_bytes())
-    data.update(cwd=str(project), **fields)
-    return orjson.dumps(data)
 
 
 def hook(bridge, project: str, name: str, event: str, host: Host, stdin: bytes | None = None, **env):

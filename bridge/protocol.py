@@ -270,7 +270,7 @@ def drain_within(me: Session, size: Callable[[dict], int], budget: int) -> Itera
     box.recover()
     accept = _listenable(me)
     claims, used = [], 0
-    for msg, _ in box.scan():
+    for msg, _, _ in box.scan():
         if not accept(msg):
             continue
         cost = size(msg)

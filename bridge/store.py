@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,12 +94,14 @@ class Mailbox:
         names.sort()
         return names
 
-    def scan(self) -> Iterator[tuple[dict, str]]:
-        """Pending messages in FIFO order, as (message, file name); bad files are quarantined on the way."""
+    def scan(self) -> Iterator[tuple[dict, str, int]]:
+        """Pending messages in FIFO order, as (message, file name, inode); bad files are quarantined on the way."""
         for _, name in self._pending_names():
             path = self.inbox / name
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as f:
+                    data = f.read()
+                    inode = os.fstat(f.fileno()).st_ino
             except (FileNotFoundError, IsADirectoryError):
                 continue  # claimed by another reader since the listing
             try:
@@ -109,10 +112,10 @@ class Mailbox:
             if msg["status"] != "pending":
                 self._adopt_read(name)  # marked read in place (reference plugin): file it so scans skip it
                 continue
-            yield msg, name
+            yield msg, name, inode
 
     def pending(self) -> list[dict]:
-        return [m for m, _ in self.scan()]
+        return [m for m, _, _ in self.scan()]
 
     def delivered(self) -> list[dict]:
         out = []
@@ -141,7 +144,7 @@ class Mailbox:
 
     def claim(self, accept: Callable[[dict], bool]) -> Claim | None:
         """Claim the oldest pending message that accept() takes; None if there is none right now."""
-        for msg, name in self.scan():
+        for msg, name, inode in self.scan():
             if not accept(msg):
                 continue
             dest = self.claimed_dir / f"{name[:-5]}@{self.owner}"
@@ -149,14 +152,16 @@ class Mailbox:
                 os.rename(self.inbox / name, dest)
             except FileNotFoundError:
                 continue  # another reader won
-            if dest.is_symlink():  # another reader delivered it between our scan and our rename
+            st = os.lstat(dest)
+            if stat.S_ISLNK(st.st_mode):  # another reader delivered it between our scan and our rename
                 os.rename(dest, self.inbox / name)
                 continue
-            try:  # what we own now is what counts
-                msg = message.parse(dest.read_bytes())
-            except BadMessage as e:
-                self._quarantine(dest, str(e))
-                continue
+            if st.st_ino != inode:  # replaced since we read it: what we own now is what counts
+                try:
+                    msg = message.parse(dest.read_bytes())
+                except BadMessage as e:
+                    self._quarantine(dest, str(e))
+                    continue
             if msg["status"] != "pending":
                 self._finish(dest, msg)
                 continue

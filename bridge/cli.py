@@ -67,6 +67,8 @@ def body(text: str | None, file: str | None) -> str:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BridgeError("message body is not valid UTF-8 text; send text, or a path to a file with the data") from None
+    if not decoded.strip():
+        raise BridgeError("message body is empty; pass the text as an argument, '-' for stdin, or --file PATH")
     return protocol.check_body(decoded)
 
 

@@ -100,22 +100,22 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
                 os.fsync(f.fileno())
         os.rename(tmp, path)
     except OSError as e:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise _write_error(path, e) from e
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
 
 
 def atomic_symlink(target: str, path: Path) -> None:
     """Point path at target (relative) in one rename, replacing whatever was there."""
     tmp = path.parent / f".lnk-{os.getpid()}-{path.name[:-5] if path.name.endswith('.json') else path.name}"
-    _unlink_quietly(tmp)
+    unlink_quietly(tmp)
     os.symlink(target, tmp)
     try:
         os.rename(tmp, path)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
 
 
@@ -123,7 +123,7 @@ def _write_error(path: Path, e: OSError) -> BridgeError:
     return BridgeError(f"cannot write {path}: {e.strerror}; check the permissions and free space of BRIDGE_DIR")
 
 
-def _unlink_quietly(path: str | Path) -> None:
+def unlink_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:

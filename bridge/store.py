@@ -184,7 +184,7 @@ class Mailbox:
         if redelivery:
             msg = dict(msg, metadata=dict(msg.get("metadata", {}), attempt=message.attempt(msg) + 1))
         layout.atomic_write(self.inbox / message.filename(msg["id"]), layout.dumps(msg))
-        layout._unlink_quietly(claim.path)
+        layout.unlink_quietly(claim.path)
 
     @contextmanager
     def delivering(self, claim: Claim) -> Iterator[dict]:
@@ -209,7 +209,7 @@ class Mailbox:
             except FileNotFoundError:
                 continue
             if os.path.lexists(self.inbox / f"{msg_id}.json"):
-                layout._unlink_quietly(mine)  # it was delivered (or already put back) before the crash
+                layout.unlink_quietly(mine)  # it was delivered (or already put back) before the crash
                 continue
             try:
                 msg = message.parse(mine.read_bytes())
@@ -230,7 +230,7 @@ class Mailbox:
         try:
             yield
         finally:
-            layout._unlink_quietly(path)
+            layout.unlink_quietly(path)
 
     def is_awaited(self, msg_id: object) -> bool:
         if not isinstance(msg_id, str) or not message.validate.MESSAGE_ID.fullmatch(msg_id):
@@ -246,7 +246,7 @@ class Mailbox:
         name = message.filename(msg["id"])
         layout.atomic_write(self.read_dir / name, layout.dumps(msg), durable=False)
         layout.atomic_symlink(f".read/{name}", self.inbox / name)
-        layout._unlink_quietly(claimed)
+        layout.unlink_quietly(claimed)
 
     def _adopt_read(self, name: str) -> None:
         tmp = self.read_dir / f".adopt-{name[:-5]}"

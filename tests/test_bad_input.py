@@ -104,3 +104,8 @@ def test_bad_bridge_max_body(bridge, pair):
 def test_missing_body_on_a_terminal_is_explained(bridge, pair):
     r = bridge.cli("app", "send", "library", "query", "--file", "/nonexistent/file")
     one_line_error(r, 1, "cannot read /nonexistent/file")
+
+
+def test_empty_body_from_stdin_is_refused(bridge, pair):
+    one_line_error(bridge.cli("app", "ask", "library", "-", input=""), 1, "message body is empty")
+    assert inbox(bridge, "lib") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
 import shutil
 import subprocess
 import sys
@@ -49,14 +50,18 @@ def cli(root: Path, project: Path, *args: str, check: bool = True, **extra: str)
 class RawServer:
     """`session-bridge mcp` spoken to line by line, to check the wire itself (handshakes, notifications)."""
 
-    def __init__(self, root: Path, project: Path, *args: str, **extra: str) -> None:
+    def __init__(self, root: Path, project: Path, *args: str, pump: bool = True, **extra: str) -> None:
+        """pump=False reads stdout in the caller's thread, so the test may close the pipe (a reader thread would
+        hold it open)."""
         self.proc = subprocess.Popen([SESSION_BRIDGE, "mcp", *args], env=env(root, project, **extra),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.lines: queue.Queue = queue.Queue()
         self.errors: queue.Queue = queue.Queue()
         self.next_id = 0
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+        self.pump = pump
+        if pump:
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.proc.stderr, self.errors), daemon=True).start()
 
     @staticmethod
@@ -70,7 +75,12 @@ class RawServer:
         self.proc.stdin.flush()
 
     def recv(self, timeout: float = 20) -> dict:
-        line = self.lines.get(timeout=timeout)
+        if self.pump:
+            line = self.lines.get(timeout=timeout)
+        else:
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            assert ready, f"no answer within {timeout}s"
+            line = self.proc.stdout.readline() or None
         assert line is not None, "the server closed its stdout"
         return json.loads(line)
 

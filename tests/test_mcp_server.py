@@ -266,7 +266,7 @@ def test_a_failed_channel_push_puts_the_message_back(tmp_path):
     sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["sessionId"]
     cli(root, app, "start", "--label", "app")
 
-    srv = RawServer(root, lib, "--channels")
+    srv = RawServer(root, lib, "--channels", pump=False)
     try:
         srv.initialize()
         srv.request("tools/list")

@@ -1,0 +1,35 @@
+"""`session-bridge mcp`: run the stdio MCP server (bridge/mcp_tools.py) for the agent that started it.
+
+This module is imported on every CLI call, so it stays light: the `mcp` package is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("mcp")
+@click.option("--wait", "wait_s", type=float, envvar="BRIDGE_MCP_WAIT", default=40.0, show_default=True,
+              help="Longest a waiting tool blocks before it returns 'still waiting' (env BRIDGE_MCP_WAIT); "
+                   "keep it under the agent's tool-call time-out.")
+@click.option("--channels/--no-channels", envvar="BRIDGE_CHANNELS", default=False, show_default=True,
+              help="Push each message for this session to the agent as notifications/claude/channel "
+                   "(env BRIDGE_CHANNELS=1; Claude Code started with --channels).")
+def mcp(wait_s: float, channels: bool) -> None:
+    """Serve the bridge tools over MCP (stdio) for the agent that runs this command.
+
+    The server acts for the agent session above it (CLAUDE_CODE_SESSION_ID / the agent's process, and the project
+    directory), so its tools, the CLI and the hooks of one agent are one bridge session.
+
+    \b
+    Example (in an agent's MCP config):
+        {"command": "/path/to/session-bridge", "args": ["mcp"]}
+    """
+    if wait_s <= 0:
+        raise click.BadParameter("must be more than 0 seconds, e.g. 40", param_hint="--wait")
+    from bridge import mcp_tools
+
+    mcp_tools.serve(wait_s=wait_s, channels=channels)
+
+
+commands = [mcp]

@@ -136,6 +136,7 @@ def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Sessio
     """The reply to msg_id; fails fast with PeerGone if the peer's session ends first."""
     validate.message_id(msg_id)
     box = me.mailbox
+    peer = peer or _recipient(me, msg_id)
 
     def peer_alive() -> None:
         if peer is not None:
@@ -157,6 +158,15 @@ def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Sessio
             ) from None
     with box.delivering(claim) as msg:
         yield msg
+
+
+def _recipient(me: Session, msg_id: str) -> Session | None:
+    """The session a message of our outbox went to, if it still exists."""
+    try:
+        sent = message.parse((me.dir / "outbox" / message.filename(msg_id)).read_bytes())
+    except (OSError, message.BadMessage):
+        return None
+    return sessions.load(me.root, sent["to"]) if validate.is_session_id(sent["to"]) else None
 
 
 @contextmanager

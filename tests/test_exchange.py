@@ -127,3 +127,14 @@ def test_stop_tells_peers_it_talked_to(bridge):
     got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True).stdout)
     assert (got["type"], got["content"]) == ("session-ended", "Session ended")
     assert not (bridge.project("app") / ".claude" / "bridge-session").exists()
+
+
+def test_receive_fails_fast_when_the_asked_peer_ends(bridge):
+    bridge.start("lib", "library")
+    bridge.start("app")
+    qid = orjson.loads(bridge.cli("app", "send", "library", "query", "q", "--json", check=True).stdout)["id"]
+    waiter = bridge.spawn("app", "receive", qid, "--timeout", "60")
+    bridge.cli("lib", "listen", "--timeout", "5", check=True)
+    bridge.cli("lib", "stop", check=True)
+    _, err = waiter.communicate(timeout=15)
+    assert waiter.returncode == 5 and b"ended before answering" in err

@@ -286,3 +286,25 @@ def test_bad_server_options_fail_with_a_one_line_usage_error(tmp_path):
     r = subprocess.run([SESSION_BRIDGE, "mcp", "--wait", "0"], env=env(tmp_path / "b", tmp_path / "p"),
                        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and "--wait" in r.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cancelled_listen_loses_no_message(tmp_path, mode):
+    """The user interrupts a waiting bridge_listen; a message that arrives afterwards still reaches the next one."""
+    root = tmp_path / "bridge"
+
+    async def main():
+        async with Client(server(root, tmp_path / "lib"), mode=mode) as lib:
+            sid = (await call(lib, "bridge_start", label="library"))["session"]["session_id"]
+            cli(root, tmp_path / "app", "start", "--label", "app")
+            with anyio.move_on_after(0.5) as scope:
+                await lib.call_tool("bridge_listen", {})
+            assert scope.cancelled_caught  # the client sent notifications/cancelled for the listen
+            await call(lib, "bridge_whoami")  # a round trip after it: the server has read the cancel
+            sent = cli(root, tmp_path / "app", "send", "library", "query", "after the interrupt").stdout.strip()
+            got = await call(lib, "bridge_listen", wait_s=20)
+            assert got["message"]["message_id"] == sent
+            left = json.loads(cli(root, tmp_path / "lib", "inbox", "--json", BRIDGE_SESSION_ID=sid).stdout)
+            assert left == []
+
+    run(main)

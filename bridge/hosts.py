@@ -283,9 +283,21 @@ def _listed(args: list[str], w: Where, good: re.Pattern, **env: str) -> Health:
 
 
 class ClaudeCode(Host):
+    def plugin(self, w: Where) -> Path | None:
+        """Claude's settings file if the session-bridge plugin is enabled there (the plugin ships the server)."""
+        path = w.home / ".claude" / "settings.json"
+        try:
+            enabled = jsonc.loads(read(path) or "{}").get("enabledPlugins") or {}
+        except jsonc.JsoncError:
+            return None
+        return path if any(k.startswith(NAME + "@") and v for k, v in enabled.items()) else None
+
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
         entry = {"type": "stdio", "command": w.command, "args": ["mcp"], "env": w.env()}
+        settings = self.plugin(w)
+        if install and settings is not None:
+            return [Edit(settings, "", "", "MCP server (the session-bridge plugin ships it)")]
         if scope == "project":
             return [json_edit(w.project / ".mcp.json", install, ["mcpServers"], entry)]
         # ~/.claude.json belongs to Claude Code, which rewrites it while it runs: only `claude mcp` changes it.
@@ -302,7 +314,7 @@ class ClaudeCode(Host):
         return [Edit(w.home / ".claude.json", before, after, "MCP server (claude mcp)")]
 
     def configured(self, w: Where) -> list[str]:
-        found = []
+        found = ["plugin"] if self.plugin(w) else []
         for scope in self.scopes:
             edits = self.edits(w, scope, install=False)
             if any(e.changes for e in edits):
@@ -579,6 +591,9 @@ def diagnose(host: Host, w: Where) -> dict:
         fix = f"install {host.title}, then: session-bridge init --provider {host.key}"
     elif not scopes:
         fix = f"session-bridge init --provider {host.key}"
+    elif "plugin" in scopes and len(scopes) > 1:
+        fix = (f"the plugin already ships the server, so {host.title} loads it twice: "
+               f"session-bridge uninstall --provider {host.key} --scope {scopes[1]}")
     elif health.ok is False:
         fix = (f"the server does not start for {host.title}: run `{w.command} mcp < /dev/null` to see its error, "
                f"then session-bridge init --provider {host.key} again")

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from mcp_support import BIN, REPO, require_tool
+from mcp_support import BIN, REPO, SESSION_BRIDGE, require_tool
 
 
 def test_the_plugin_ships_the_server_and_claude_connects_to_it(tmp_path):
@@ -31,3 +31,13 @@ def test_the_plugin_ships_the_server_and_claude_connects_to_it(tmp_path):
     listed = [ln for ln in run("mcp", "list").splitlines() if ln.startswith("plugin:session-bridge:bridge")]
     assert len(listed) == 1 and "✔ Connected" in listed[0]
     assert re.search(r"scripts/session-bridge mcp", listed[0])
+
+    # doctor sees the plugin, and init does not add the server a second time.
+    def bridge(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([SESSION_BRIDGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+
+    report = json.loads(bridge("doctor", "--provider", "claude-code", "--json").stdout)["hosts"][0]
+    assert report["configured"] == ["plugin"] and report["health"] is True and report["fix"] == ""
+    assert "already configured" in bridge("init", "--provider", "claude-code").stdout
+    assert "session-bridge" not in json.loads((tmp_path / ".claude.json").read_text()).get("mcpServers", {})

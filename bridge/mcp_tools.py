@@ -290,7 +290,7 @@ def bridge_send(peer: Peer, text: Text, type: Kind = "query", in_reply_to: InRep
     response, ping or another lowercase word; `in_reply_to` is the message id this one answers."""
     session = me()
     target = sessions.find_peer(session.root, peer, session)
-    msg = protocol.send(session, target, type, protocol.check_body(text), in_reply_to)
+    msg = protocol.send(session, target, type, text, in_reply_to)
     return SendResult(message_id=msg["id"], to=target.id)
 
 
@@ -304,7 +304,7 @@ async def bridge_ask(peer: Peer, question: Text, wait_s: WaitS = None) -> Answer
     question_id to keep waiting; do not ask again."""
     session = me()
     target = sessions.find_peer(session.root, peer, session)
-    q = await anyio.to_thread.run_sync(protocol.send, session, target, "query", protocol.check_body(question))
+    q = await anyio.to_thread.run_sync(protocol.send, session, target, "query", question)
     return await _await_answer(session, q["id"], wait_time(wait_s), target)
 
 
@@ -353,7 +353,7 @@ def bridge_reply(message_id: MessageId, text: Text) -> SendResult:
     """Answer a message this session received (a query from bridge_listen, a hook or a channel notification).
 
     Answer from your full context: include the real code, names and versions the asker needs."""
-    msg = protocol.reply(me(), message_id, protocol.check_body(text))
+    msg = protocol.reply(me(), message_id, text)
     return SendResult(message_id=msg["id"], to=msg["to"])
 
 
@@ -369,9 +369,9 @@ def bridge_inbox(include_delivered: Annotated[bool, Field(description="Also list
 @tool(read_only=True, idempotent=True)
 def bridge_status() -> StatusResult:
     """Show this session, the peers it is connected to (with their status) and how many messages wait."""
-    info = protocol.status(me())
-    session = sessions.load(layout.bridge_dir(), info["session"]["sessionId"])
-    return StatusResult(session=session_info(session) if session else session_info(me()), pending=info["pending"],
+    session = me()
+    info = protocol.status(session)
+    return StatusResult(session=session_info(session), pending=info["pending"],
                         connections=[Connection(session_id=c["sessionId"], name=c["name"], status=c["status"])
                                      for c in info["connections"]])
 

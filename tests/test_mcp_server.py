@@ -162,6 +162,11 @@ def test_errors_are_one_line_tool_errors_that_name_the_fix(tmp_path):
             assert "bridge_inbox" in await fails(app, "bridge_reply", message_id="msg-1-abc", text="x")
             assert "message id" in await fails(app, "bridge_receive", message_id="../x")
             assert "wait_s" in await fails(app, "bridge_listen", wait_s=-1)
+            await call(app, "bridge_start", label="app")  # resumes the same session
+            cli(root, tmp_path / "lib", "start", "--label", "library")
+            too_big = await fails(app, "bridge_ask", peer="library", question="x" * 70_000)
+            assert "limit" in too_big and "file" in too_big
+            assert (await call(app, "bridge_status"))["session"]["name"] == "app"
 
     run(main)
 

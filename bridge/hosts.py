@@ -412,14 +412,33 @@ def _is_ours(e: object) -> bool:
     return NAME in text and HOOK_EVENT in text
 
 
+def _command_check(title: str, configs: list[Path]) -> Health:
+    """For hosts without a health check of their own: does the configured command still exist?"""
+    for path in configs:
+        try:
+            entry = (jsonc.loads(read(path) or "{}").get("mcpServers") or {}).get(NAME)
+        except jsonc.JsoncError as e:
+            return Health(False, f"{path} is not valid JSON: {e}")
+        if isinstance(entry, dict):
+            cmd = entry.get("command")
+            if not isinstance(cmd, str) or not os.access(cmd, os.X_OK):
+                return Health(False, f"{path} starts {cmd!r}, which is not an executable")
+    return Health(None, f"the configured command exists; {title} has no MCP health check")
+
+
 class Cursor(Host):
+    def path(self, w: Where, scope: str) -> Path:
+        return (w.home if scope == "user" else w.project) / ".cursor" / "mcp.json"
+
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
         entry = {"command": w.command, "args": ["mcp"]}
         if w.env():
             entry["env"] = w.env()
-        base = w.home if scope == "user" else w.project
-        return [json_edit(base / ".cursor" / "mcp.json", install, ["mcpServers"], entry)]
+        return [json_edit(self.path(w, scope), install, ["mcpServers"], entry)]
+
+    def health(self, w: Where) -> Health:
+        return _command_check(self.title, [self.path(w, s) for s in self.scopes])
 
 
 class OpenCode(Host):
@@ -449,8 +468,13 @@ class Cline(Host):
         entry = {"command": w.command, "args": ["mcp"], "disabled": False}
         if w.env():
             entry["env"] = w.env()
-        path = w.home / ".cline" / "data" / "settings" / "cline_mcp_settings.json"
-        return [json_edit(path, install, ["mcpServers"], entry)]
+        return [json_edit(self.path(w), install, ["mcpServers"], entry)]
+
+    def path(self, w: Where) -> Path:
+        return w.home / ".cline" / "data" / "settings" / "cline_mcp_settings.json"
+
+    def health(self, w: Where) -> Health:
+        return _command_check(self.title, [self.path(w)])
 
 
 HOSTS: dict[str, Host] = {h.key: h for h in (

@@ -228,6 +228,16 @@ def test_doctor_lists_every_host_with_the_fix(machine):
     assert rows["cursor"]["configured"] == ["user"] and rows["cursor"]["fix"] == ""
     assert rows["codex"]["installed"] is None
     assert rows["codex"]["fix"] == "install Codex, then: session-bridge init --provider codex"
+    assert rows["cursor"]["health"] is None and "no MCP health check" in rows["cursor"]["detail"]
+
+    # The venv moved: the config points at a command that is gone.
+    config = machine.path("H/.cursor/mcp.json")
+    config.write_text(config.read_text().replace(SESSION_BRIDGE, "/old/venv/bin/session-bridge"))
+    broken = json.loads(machine.run("doctor", "--json", code=1).stdout)
+    row = next(r for r in broken["hosts"] if r["provider"] == "cursor")
+    assert row["health"] is False and "/old/venv/bin/session-bridge" in row["detail"]
+    assert "session-bridge init --provider cursor" in row["fix"]
+    machine.run("init", "--provider", "cursor")
     table = machine.run("doctor").stdout.splitlines()
     assert table[0].split() == ["HOST", "INSTALLED", "CONFIGURED", "HEALTH", "FIX", "/", "DETAIL"]
     assert len(table) == 7

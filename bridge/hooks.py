@@ -166,7 +166,7 @@ def session_start(data: dict) -> dict:
     peers = ", ".join(f"{c['name'] or '?'} ({c['sessionId']}, {c['status']})" for c in info["connections"])
     lines = [
         f"session-bridge: this Claude Code session is bridge session {me.id} "
-        f"({m.get('label') or m.get('projectName')}); peers reach it with: session-bridge ask {me.name} \"...\"",
+        f"({m.get('label') or m.get('projectName')}); peers ask it with: /bridge ask {me.name} \"...\"",
         f"Connected peers: {peers}." if peers else "No peers connected yet (see who is running: "
         f"{cli()} peers).",
     ]
@@ -191,15 +191,16 @@ def user_prompt_submit(data: dict) -> dict:
     if me is None:
         return {}
     head = f"=== session-bridge: messages from peer sessions to {me.id} ===\n{TRUST}"
-    more = f"\n(and more waiting; read them one at a time with: {cli()} listen --timeout 5)"
-    budget = MAX_CONTEXT - len(head) - len(more) - 200
+
+    def rest(left: int) -> str:
+        return (f"({left} more message(s) wait, too long to show here; read them one at a time with: "
+                f"{cli()} listen --timeout 5)")
+
+    budget = MAX_CONTEXT - len(head) - len(rest(10**6)) - 4  # each part is joined with a blank line
     with protocol.drain_within(me, lambda m: len(render(m)) + 2, budget) as (msgs, left):
         if not msgs and not left:
             return {}
-        parts = [head, *(render(m) for m in msgs)]
-        if left:
-            parts.append(f"({left} more message(s) wait, too long to show here; read them one at a time with: "
-                         f"{cli()} listen --timeout 5)")
+        parts = [head, *(render(m) for m in msgs), *([rest(left)] if left else [])]
         return context("UserPromptSubmit", "\n\n".join(parts))
 
 

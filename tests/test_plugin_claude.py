@@ -31,7 +31,7 @@ def claude() -> str:
 
 def clean_env(home: Path, tmp: Path, **extra: str) -> dict:
     """The environment of a fresh user: no agent, model, bridge or XDG variables from this machine."""
-    drop = ("CLAUDE", "ANTHROPIC", "BRIDGE_", "XDG_", "PROJECT_DIR", "PIP_")
+    drop = ("CLAUDE", "ANTHROPIC", "BRIDGE_", "XDG_", "PROJECT_DIR")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(HOME=str(home), TMPDIR=str(tmp), **extra)
     return env

@@ -313,8 +313,15 @@ async def bridge_receive(message_id: MessageId, wait_s: WaitS = None) -> AnswerR
     """Wait for the answer to a message this session sent (the question_id from bridge_ask or a bridge_send id).
 
     Waits at most `wait_s` seconds (default and maximum: 40 s) and returns status "waiting" if nothing came;
-    call it again to keep waiting, or check with bridge_peers that the peer is still active."""
-    return await _await_answer(me(), message_id, wait_time(wait_s), None)
+    call it again to keep waiting, or check with bridge_peers that the peer is still active. An answer that already
+    reached this session another way (bridge_listen, a hook, a channel event) is returned at once."""
+    session = me()
+    earlier = await anyio.to_thread.run_sync(protocol.delivered_reply, session, message_id)
+    if earlier is not None:
+        return AnswerResult(status="answered", question_id=message_id, answer=message_out(earlier),
+                            note="This answer was delivered before (e.g. by bridge_listen, a hook or a channel "
+                                 "event); here it is again.")
+    return await _await_answer(session, message_id, wait_time(wait_s), None)
 
 
 async def _await_answer(session: Session, question_id: str, wait_s: float, peer: Session | None) -> AnswerResult:

@@ -349,3 +349,14 @@ def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[
             yield msg
     finally:
         lock.release()
+
+
+# --- for front-ends that hand out an answer again (the MCP server's bridge_receive) -------------------------------
+
+
+def delivered_reply(me: Session, msg_id: str) -> dict | None:
+    """The reply to msg_id if one was already delivered to this session (by a listen, a hook or a channel push):
+    the newest such response, or None. Reads the delivered messages, so use it for an explicit request only."""
+    validate.message_id(msg_id)
+    replies = [m for m in me.mailbox.delivered() if m.get("inReplyTo") == msg_id and m.get("type") == "response"]
+    return replies[-1] if replies else None

@@ -26,6 +26,7 @@ from bridge import jsonc
 
 NAME = "session-bridge"  # the server's name in every host config
 HOOK_EVENT = "user-prompt-submit"  # bridge/hooks.py: pending messages as additionalContext (Claude-shaped JSON)
+CURSOR_HOOK = "cursor-hook"  # below: pending messages as Cursor's stop-hook followup_message
 BACKUP_SUFFIX = ".session-bridge.bak"
 CHECK_TIMEOUT_S = 60
 
@@ -409,7 +410,7 @@ class Gemini(Host):
 
 def _is_ours(e: object) -> bool:
     text = orjson.dumps(e).decode()
-    return NAME in text and HOOK_EVENT in text
+    return NAME in text and (f"hook {HOOK_EVENT}" in text or f" {CURSOR_HOOK}" in text)
 
 
 def _command_check(title: str, configs: list[Path]) -> Health:
@@ -435,7 +436,22 @@ class Cursor(Host):
         entry = {"command": w.command, "args": ["mcp"]}
         if w.env():
             entry["env"] = w.env()
-        return [json_edit(self.path(w, scope), install, ["mcpServers"], entry)]
+        hooks = self.path(w, scope).with_name("hooks.json")
+        return [json_edit(self.path(w, scope), install, ["mcpServers"], entry), self.hook_edit(hooks, w, install)]
+
+    @staticmethod
+    def hook_edit(path: Path, w: Where, install: bool) -> Edit:
+        """A stop hook in Cursor's hooks.json ({"version": 1, "hooks": {...}}) that hands over pending messages."""
+        item = {"command": f"{quote(w.command)} {CURSOR_HOOK}"}
+        before = read(path)
+        if before is None and install:
+            doc = {"version": 1, "hooks": {"stop": [item]}}
+            return Edit(path, None, orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n", "inbox hook")
+        edit = hook_edit(path, install, ["hooks", "stop"], item)
+        if not install and edit.after is not None and "//" not in edit.after and "/*" not in edit.after \
+                and jsonc.loads(edit.after) == {"version": 1}:
+            edit.after = None  # init created this file: nothing of the user's is left in it
+        return edit
 
     def health(self, w: Where) -> Health:
         return _command_check(self.title, [self.path(w, s) for s in self.scopes])
@@ -483,7 +499,8 @@ HOSTS: dict[str, Host] = {h.key: h for h in (
     Codex("codex", "Codex", ("codex",), ("user",), "the tools + a UserPromptSubmit inbox hook", (".codex",)),
     Gemini("gemini-cli", "Gemini CLI", ("gemini",), ("user", "project"),
            "the tools + a BeforeAgent inbox hook", (".gemini",)),
-    Cursor("cursor", "Cursor", ("cursor-agent", "cursor"), ("user", "project"), "the tools", (".cursor",)),
+    Cursor("cursor", "Cursor", ("cursor-agent", "cursor"), ("user", "project"),
+           "the tools + a stop hook that hands over pending messages", (".cursor",)),
     OpenCode("opencode", "opencode", ("opencode",), ("user", "project"), "the tools"),
     Cline("cline", "Cline", ("cline",), ("user",), "the tools", (".cline",)),
 )}
@@ -657,4 +674,39 @@ def doctor(providers: tuple[str, ...], as_json: bool) -> None:
         sys.exit(1)
 
 
-commands = [init, uninstall, doctor]
+@click.command(CURSOR_HOOK)
+def cursor_hook() -> None:
+    """Cursor's stop hook (init --provider cursor writes it): hand the agent the messages waiting for its session.
+
+    Reads Cursor's hook payload on stdin and prints {"followup_message": ...} with the pending messages, claimed
+    exactly once and framed as peer input, so Cursor goes on with them as its next turn; {} when nothing waits.
+    Always prints valid JSON and exits 0.
+
+    \b
+    Example (in ~/.cursor/hooks.json):
+        {"version": 1, "hooks": {"stop": [{"command": "/path/to/session-bridge cursor-hook"}]}}
+    """
+    from bridge import hooks, layout, protocol, sessions
+
+    @hooks.answered("stop")
+    def stop(data: dict) -> dict:
+        roots = data.get("workspace_roots")
+        if not os.environ.get("PROJECT_DIR") and isinstance(roots, list) and roots and isinstance(roots[0], str):
+            os.environ["PROJECT_DIR"] = roots[0]
+        agent = data.get("conversation_id") if isinstance(data.get("conversation_id"), str) else None
+        me = sessions.for_agent(layout.bridge_dir(), agent)
+        if me is None:
+            return {}
+        head = f"=== session-bridge: messages from peer sessions to {me.id} (not from the user) ===\n{hooks.TRUST}"
+        more = f"(more messages wait; read them one at a time with the bridge_listen tool)"
+        budget = hooks.MAX_CONTEXT - len(head) - len(more) - 4
+        with protocol.drain_within(me, lambda m: len(hooks.render(m)) + 2, budget) as (msgs, left):
+            if not msgs and not left:
+                return {}
+            parts = [head, *(hooks.render(m) for m in msgs), *([more] if left else [])]
+            return {"followup_message": "\n\n".join(parts)}
+
+    stop()
+
+
+commands = [init, uninstall, doctor, cursor_hook]

@@ -20,7 +20,7 @@ CASES = {
     "claude-code": ("project", {".mcp.json": "P/.mcp.json"}),
     "codex": ("user", {"config.toml": "H/.codex/config.toml", "hooks.json": "H/.codex/hooks.json"}),
     "gemini-cli": ("project", {"settings.json": "P/.gemini/settings.json"}),
-    "cursor": ("user", {"mcp.json": "H/.cursor/mcp.json"}),
+    "cursor": ("user", {"mcp.json": "H/.cursor/mcp.json", "hooks.json": "H/.cursor/hooks.json"}),
     "opencode": ("user", {"opencode.jsonc": "H/.config/opencode/opencode.jsonc"}),
     "cline": ("user", {"cline_mcp_settings.json": "H/.cline/data/settings/cline_mcp_settings.json"}),
 }
@@ -90,7 +90,8 @@ def without_ours(config: dict) -> dict:
                 del out[key]
     hooks = out.get("hooks") if isinstance(out.get("hooks"), dict) else {}
     for event in list(hooks):
-        hooks[event] = [h for h in hooks[event] if "hook user-prompt-submit" not in json.dumps(h)]
+        hooks[event] = [h for h in hooks[event] if "hook user-prompt-submit" not in json.dumps(h)
+                        and "cursor-hook" not in json.dumps(h)]
         if not hooks[event]:
             del hooks[event]
     if "hooks" in out and not out["hooks"]:
@@ -125,6 +126,9 @@ def test_init_then_uninstall_leaves_each_config_byte_identical(machine, provider
         assert hook_commands(config["hooks.json"], "Stop") == ["notify-send 'codex is done'"]
     if provider == "gemini-cli":
         assert hook_commands(main, "BeforeAgent") == [HOOK]
+    if provider == "cursor":
+        stop = config["hooks.json"]["hooks"]["stop"]
+        assert [h["command"] for h in stop] == [f"{SESSION_BRIDGE} cursor-hook", "./hooks/notify.sh"]
 
     installed = {p: p.read_bytes() for p in originals}
     again = machine.run("init", "--provider", provider, "--scope", scope).stdout

@@ -4,6 +4,8 @@ Every host keeps its MCP servers in its own file and format (HOSTS.md). Edits ke
 file: JSON/JSONC through bridge.jsonc, Codex's TOML through tomlkit plus a text splice of our one table. A file is
 backed up (`<file>.session-bridge.bak`) before it changes; `--dry-run` prints the diff and writes nothing.
 Claude Code's user config (~/.claude.json, which Claude rewrites itself) is changed through `claude mcp add/remove`.
+Hooks: Codex and Gemini CLI run `session-bridge hook user-prompt-submit` (bridge/hooks.py, Claude-shaped output);
+Cursor runs `session-bridge cursor-hook` (below) as its stop hook.
 """
 
 from __future__ import annotations
@@ -641,7 +643,7 @@ def diagnose(host: Host, w: Where) -> dict:
     else:
         fix = ""
     return {"provider": host.key, "installed": installed, "configured": scopes, "health": health.ok,
-            "detail": health.detail, "fix": fix}
+            "detail": health.detail, "fix": fix, "gets": host.gets}
 
 
 @click.command()

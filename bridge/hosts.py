@@ -111,17 +111,18 @@ class Edit:
         if self.before is not None:
             backup = self.path.with_name(self.path.name + BACKUP_SUFFIX)
             shutil.copy2(self.path, backup)
+        target = self.path.resolve() if self.path.is_symlink() else self.path  # a dotfiles link stays a link
         if self.after is None:
-            self.path.unlink()
+            target.unlink()
             return backup
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = self.path.stat().st_mode & 0o777 if self.before is not None else 0o644
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = target.stat().st_mode & 0o777 if self.before is not None else 0o644
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(self.after)
             os.chmod(tmp, mode)
-            os.replace(tmp, self.path)
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

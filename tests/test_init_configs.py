@@ -245,3 +245,20 @@ def test_doctor_lists_every_host_with_the_fix(machine):
     table = machine.run("doctor").stdout.splitlines()
     assert table[0].split() == ["HOST", "INSTALLED", "CONFIGURED", "HEALTH", "FIX", "/", "DETAIL"]
     assert len(table) == 7
+
+
+def test_a_config_that_is_a_symlink_stays_one(machine):
+    """Dotfile managers link configs into HOME: init edits the file behind the link, not the link."""
+    dotfiles = machine.home / "dotfiles" / "mcp.json"
+    dotfiles.parent.mkdir()
+    shutil.copyfile(HOSTS / "cursor" / "mcp.json", dotfiles)
+    link = machine.path("H/.cursor/mcp.json")
+    link.parent.mkdir()
+    link.symlink_to(dotfiles)
+    mode = dotfiles.stat().st_mode
+
+    machine.run("init", "--provider", "cursor")
+    assert link.is_symlink() and server_entry("cursor", parsed(dotfiles))["command"] == SESSION_BRIDGE
+    assert dotfiles.stat().st_mode == mode
+    machine.run("uninstall", "--provider", "cursor")
+    assert link.is_symlink() and dotfiles.read_bytes() == (HOSTS / "cursor" / "mcp.json").read_bytes()

@@ -36,18 +36,20 @@ def installed(venv: Path) -> bool:
         return False
 
 
-def install(venv: Path) -> None:
+def install(venv: Path, lock: int) -> None:
+    """venv + pip install, each holding the lock too: if our caller is killed (an MCP client's start timeout), the
+    lock stays held until pip itself has finished, so the next first use never installs over a running pip."""
     started = time.monotonic()
     say(f"first use: installing from {ROOT} into {venv} (once; about a minute)")
     shutil.rmtree(venv, ignore_errors=True)  # a half-made install, or one from another plugin version
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=sys.stderr, pass_fds=(lock,))
     except subprocess.CalledProcessError:
         fail(f"could not create a venv with {sys.executable} (on Debian/Ubuntu: apt install python3-venv); "
              f"or install the CLI yourself with: pipx install {ROOT}")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     try:
-        subprocess.run([*pip, str(ROOT)], check=True, stdout=sys.stderr)
+        subprocess.run([*pip, str(ROOT)], check=True, stdout=sys.stderr, pass_fds=(lock,))
     except subprocess.CalledProcessError:
         shutil.rmtree(venv, ignore_errors=True)
         fail(f"installing session-bridge from {ROOT} failed (see pip's output above; PyPI must be reachable); "
@@ -68,7 +70,7 @@ def main() -> None:
             say("another session-bridge install is running; waiting for it")
             fcntl.flock(lock, fcntl.LOCK_EX)
         if not installed(venv):
-            install(venv)
+            install(venv, lock.fileno())
     cli = venv / "bin" / "session-bridge"
     os.execv(cli, [str(cli), *sys.argv[2:]])
 

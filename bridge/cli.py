@@ -13,7 +13,7 @@ from typing import Callable
 import click
 import orjson
 
-from bridge import __version__, errors, layout, protocol, sessions
+from bridge import __version__, layout, protocol, sessions
 from bridge.errors import BridgeError
 from bridge.sessions import Session
 

@@ -67,6 +67,11 @@ class Where:
     def hook_command(self) -> str:
         return f"{quote(self.command)} hook {HOOK_EVENT}"
 
+    def server(self, **extra: object) -> dict:
+        """The MCP server entry most hosts take: command, args, extra keys, then env if any."""
+        env = self.env()
+        return {"command": self.command, "args": ["mcp"], **extra, **({"env": env} if env else {})}
+
 
 def executable() -> str:
     """The absolute path of this session-bridge command (the venv's console script, else the one on PATH)."""
@@ -349,9 +354,7 @@ class ClaudeCode(Host):
 class Codex(Host):
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
-        entry = {"command": w.command, "args": ["mcp"]}
-        if w.env():
-            entry["env"] = w.env()
+        entry = w.server()
         hook = {"hooks": [{"type": "command", "command": w.hook_command(), "timeout": 10}]}
         return [toml_edit(w.codex_home / "config.toml", install, entry),
                 hook_edit(w.codex_home / "hooks.json", install, ["hooks", "UserPromptSubmit"], hook)]
@@ -379,9 +382,7 @@ class Gemini(Host):
 
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
-        entry = {"command": w.command, "args": ["mcp"]}
-        if w.env():
-            entry["env"] = w.env()
+        entry = w.server()
         hook = {"hooks": [{"type": "command", "name": NAME, "command": w.hook_command(), "timeout": 10000}]}
         path = self.path(w, scope)
         mcp = json_edit(path, install, ["mcpServers"], entry)
@@ -436,9 +437,7 @@ class Cursor(Host):
 
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
-        entry = {"command": w.command, "args": ["mcp"]}
-        if w.env():
-            entry["env"] = w.env()
+        entry = w.server()
         hooks = self.path(w, scope).with_name("hooks.json")
         return [json_edit(self.path(w, scope), install, ["mcpServers"], entry), self.hook_edit(hooks, w, install)]
 
@@ -484,9 +483,7 @@ class OpenCode(Host):
 class Cline(Host):
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
-        entry = {"command": w.command, "args": ["mcp"], "disabled": False}
-        if w.env():
-            entry["env"] = w.env()
+        entry = w.server(disabled=False)
         return [json_edit(self.path(w), install, ["mcpServers"], entry)]
 
     def path(self, w: Where) -> Path:
@@ -701,7 +698,7 @@ def cursor_hook() -> None:
         if me is None:
             return {}
         head = f"=== session-bridge: messages from peer sessions to {me.id} (not from the user) ===\n{hooks.TRUST}"
-        more = f"(more messages wait; read them one at a time with the bridge_listen tool)"
+        more = "(more messages wait; read them one at a time with the bridge_listen tool)"
         budget = hooks.MAX_CONTEXT - len(head) - len(more) - 4
         with protocol.drain_within(me, lambda m: len(hooks.render(m)) + 2, budget) as (msgs, left):
             if not msgs and not left:

@@ -180,20 +180,8 @@ def ask(me: Session, target: Session, question: str, timeout: float | None = Non
 @contextmanager
 def drain(me: Session) -> Iterator[list[dict]]:
     """Claim every message waiting for this session now (for hooks): finalized together, or all put back."""
-    box = me.mailbox
-    box.recover()
-    accept = _listenable(me)
-    claims = []
-    while (claim := box.claim(accept)) is not None:
-        claims.append(claim)
-    try:
-        yield [c.message for c in claims]
-    except BaseException:
-        for c in claims:
-            box.release(c)
-        raise
-    for c in claims:
-        box.finalize(c)
+    with drain_within(me, lambda m: 0, 0) as (msgs, _):
+        yield msgs
 
 
 def reply(me: Session, msg_id: str, content: str) -> dict:

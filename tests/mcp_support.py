@@ -6,28 +6,17 @@ import json
 import os
 import queue
 import select
-import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-import pytest
+from conftest import require_tool  # noqa: F401  (re-exported for the MCP tests)
 
 BIN = Path(sys.executable).parent
 SESSION_BRIDGE = str(BIN / "session-bridge")
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-
-
-def require_tool(name: str) -> str:
-    """The path of a real agent CLI; skip without it, but fail when BRIDGE_REQUIRE_TOOLS=1 (./dev test, CI)."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("BRIDGE_REQUIRE_TOOLS"):
-            pytest.fail(f"{name} is required (./dev test installs it)")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def env(root: Path, project: Path, **extra: str) -> dict:

@@ -112,21 +112,26 @@ def _listenable(me: Session) -> Callable[[dict], bool]:
     return accept
 
 
-@contextmanager
-def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = True) -> Iterator[dict]:
-    """The next message for this session, oldest first. Pings are recorded as connections and skipped."""
+def _next_message(me: Session, timeout: float | None, idle: Callable[[], None] | None = None,
+                  absorb_pings: bool = True) -> Claim:
+    """Claim the next message for a listener; pings are recorded as connections and skipped."""
     deadline = None if not timeout else time.monotonic() + timeout
     while True:
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-        try:
-            claim = _wait_claim(me, _listenable(me), remaining)
-        except Timeout:
-            raise Timeout(f"no message within {timeout:g}s") from None
-        if absorb_pings and claim.message["type"] == "ping":
-            me.mailbox.finalize(claim)
-            sessions.remember_peer(me, claim.message["from"])
-            continue
-        break
+        claim = _wait_claim(me, _listenable(me), remaining, idle)
+        if not (absorb_pings and claim.message["type"] == "ping"):
+            return claim
+        me.mailbox.finalize(claim)
+        sessions.remember_peer(me, claim.message["from"])
+
+
+@contextmanager
+def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = True) -> Iterator[dict]:
+    """The next message for this session, oldest first. Pings are recorded as connections and skipped."""
+    try:
+        claim = _next_message(me, timeout, absorb_pings=absorb_pings)
+    except Timeout:
+        raise Timeout(f"no message within {timeout:g}s") from None
     with me.mailbox.delivering(claim) as msg:
         yield msg
 
@@ -316,18 +321,9 @@ def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[
             if fresh is None or not fresh.manifest.get("backgroundListen") or host is None or not host.alive():
                 raise _Unwanted
 
-        claim = None
-        deadline = None if not timeout else time.monotonic() + timeout
         try:
             still_wanted()
-            while True:
-                remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-                claim = _wait_claim(me, _listenable(me), remaining, still_wanted)
-                if claim.message["type"] != "ping":
-                    break
-                me.mailbox.finalize(claim)
-                sessions.remember_peer(me, claim.message["from"])
-                claim = None
+            claim = _next_message(me, timeout, still_wanted)
         except (_Unwanted, Timeout, FileNotFoundError):
             claim = None
         if claim is None:

@@ -24,8 +24,10 @@ from typing import Callable, Iterator
 
 from bridge import identity, layout, message
 from bridge.message import BadMessage
+from bridge.watch import Subscription, watching
 
 FOREIGN_GRACE_S = 60  # a non-.json file younger than this may be another writer's temp file in flight
+FULL_LISTING_S = 60  # a reader that keeps its listing from arrivals still lists the whole inbox this often
 
 
 def _owner_tag(proc: identity.Proc) -> str:
@@ -50,6 +52,11 @@ class Claim:
 class Mailbox:
     session_dir: Path
     reports: list[str] = field(default_factory=list)  # quarantine notices this reader produced
+    # Pending names as of the last scan, kept current from inotify's arrival names, so that finding the next message
+    # costs the same with 10,000 delivered messages as with none (a directory listing grows with them).
+    _arrivals: Subscription | None = field(default=None, repr=False)
+    _known: set[str] | None = field(default=None, repr=False)
+    _listed_at: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         self.inbox = self.session_dir / "inbox"
@@ -68,6 +75,41 @@ class Mailbox:
     # --- scanning ------------------------------------------------------------------------------------------------
 
     def _pending_names(self) -> list[tuple[tuple[int, str], str]]:
+        """(FIFO key, name) of each pending message file, from the arrivals since the last scan where possible."""
+        known = self._known_names()
+        if known is None:
+            names = self._list_inbox()
+            self._known = {name for _, name in names}
+            self._listed_at = time.monotonic()
+            return names
+        names = []
+        for name in list(known):
+            try:
+                st = os.lstat(self.inbox / name)
+            except FileNotFoundError:
+                known.discard(name)  # claimed by a reader
+                continue
+            stem = name[:-5]
+            if not stat.S_ISREG(st.st_mode) or not message.validate.MESSAGE_ID.fullmatch(stem):
+                known.discard(name)  # delivered (now a link), or odd: the next full listing deals with it
+                continue
+            names.append((message.fifo_key(stem, st.st_mtime_ns), name))
+        names.sort()
+        return names
+
+    def _known_names(self) -> set[str] | None:
+        """The pending names plus arrivals, or None when the inbox must be listed in full."""
+        if self._arrivals is None:
+            self._arrivals = watching(self.inbox).subscribe()  # before the first listing, so nothing slips between
+            if self._arrivals is None:
+                return None  # no exact arrival names on this platform: always list
+        arrived, overflow = self._arrivals.take()
+        if overflow or self._known is None or time.monotonic() - self._listed_at > FULL_LISTING_S:
+            return None
+        self._known.update(n for n in arrived if n.endswith(".json") and not n.startswith("."))
+        return self._known
+
+    def _list_inbox(self) -> list[tuple[tuple[int, str], str]]:
         names = []
         now = time.time()
         with os.scandir(self.inbox) as entries:

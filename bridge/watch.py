@@ -11,11 +11,31 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 FALLBACK_POLL_S = 0.05
+
+
+class Subscription:
+    """The names that appeared in a watched directory since the last take(), for a reader that keeps its own
+    listing up to date instead of listing the directory again. `overflow` means names were lost: list it again."""
+
+    def __init__(self, watch: "DirWatch") -> None:
+        self.watch = watch
+        self.names: set[str] = set()
+        self.overflow = False
+
+    def take(self) -> tuple[set[str], bool]:
+        """Everything the kernel had queued when this was called, and whether the queue overflowed."""
+        self.watch.sync()
+        with self.watch.cond:
+            names, overflow = self.names, self.overflow
+            self.names, self.overflow = set(), False
+        return names, overflow
 
 
 class DirWatch:
@@ -26,6 +46,9 @@ class DirWatch:
         self.generation = 0
         self.cond = threading.Condition()
         self.polling = False
+        self._inotify = None
+        self._read_lock = threading.Lock()
+        self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
         backend = os.environ.get("BRIDGE_WATCH") or ("inotify" if sys.platform.startswith("linux") else "watchdog")
         try:
             if backend == "inotify":
@@ -50,18 +73,47 @@ class DirWatch:
             changed = self.cond.wait_for(lambda: self.generation != since, timeout)
         return changed or self.polling
 
+    def subscribe(self) -> Subscription | None:
+        """Names of arrivals, where the backend reports them exactly (inotify); None elsewhere."""
+        if self._inotify is None:
+            return None
+        sub = Subscription(self)
+        with self.cond:
+            self._subscribers.add(sub)
+        return sub
+
+    def sync(self) -> bool:
+        """Take whatever the kernel has queued now (never blocks); False once the directory is gone."""
+        if self._inotify is None:
+            return True
+        from inotify_simple import flags
+
+        with self._read_lock:  # the pump thread and callers of sync() read the same descriptor
+            events = self._inotify.read(timeout=0)
+        if events:
+            with self.cond:
+                for sub in self._subscribers:
+                    for e in events:
+                        if e.mask & flags.Q_OVERFLOW:
+                            sub.overflow = True
+                        elif e.name:
+                            sub.names.add(e.name)
+                self.generation += 1
+                self.cond.notify_all()
+        return not any(e.mask & flags.IGNORED for e in events)
+
     def _start_inotify(self, path: Path) -> None:
         from inotify_simple import INotify, flags
 
-        inotify = INotify()
-        inotify.add_watch(path, flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR)
+        self._inotify = INotify(nonblocking=True)
+        self._inotify.add_watch(path, flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR)
+        poller = select.poll()
+        poller.register(self._inotify.fileno(), select.POLLIN)
 
         def pump() -> None:
             while True:
-                events = inotify.read()  # blocks in the kernel until something arrives
-                if events:
-                    self.changed()
-                if any(e.mask & flags.IGNORED for e in events):
+                poller.poll()  # blocks in the kernel until something arrives
+                if not self.sync():
                     return  # the directory is gone
 
         threading.Thread(target=pump, name=f"bridge-watch {path}", daemon=True).start()

@@ -176,3 +176,42 @@ def test_a_claim_object_survives_a_reader_restart(box):
     c = take(box)
     assert isinstance(c, Claim) and c.path.parent == box.claimed_dir
     assert c.path.name.startswith(m["id"] + "@")
+
+
+def test_after_the_first_scan_a_reader_follows_arrivals_instead_of_listing(box, monkeypatch):
+    listings = []
+    real = box._list_inbox
+    monkeypatch.setattr(box, "_list_inbox", lambda: listings.append(1) or real())
+    for n in range(300):  # delivered messages the reader must not walk past again
+        os.symlink(f".read/msg-old{n}.json", box.inbox / f"msg-old{n}.json")
+    other_writer = Mailbox(box.session_dir)
+    sent = [other_writer.deliver(m) or m for m in
+            (message.build(sender=SENDER, to="lib001", type="query", content=str(n)) for n in range(5))]
+    got = []
+    while (c := take(box)) is not None:
+        got.append(c.message["id"])
+        box.finalize(c)
+        if len(got) == 2:  # a message that arrives between two claims is seen by the very next one
+            late = message.build(sender=SENDER, to="lib001", type="query", content="late")
+            other_writer.deliver(late)
+            sent.append(late)
+    assert got == [m["id"] for m in sent]
+    assert len(listings) == 1
+
+
+def test_a_lost_arrival_queue_falls_back_to_a_full_listing(box):
+    take(box)  # first scan: the reader now follows arrivals
+    box._arrivals.overflow = True
+    m = put(box)
+    assert take(box).message["id"] == m["id"]
+
+
+@pytest.mark.parametrize("backend", ["watchdog", "poll"])
+def test_without_exact_arrival_names_every_scan_lists(box, monkeypatch, backend):
+    monkeypatch.setenv("BRIDGE_WATCH", backend)
+    sent = [put(box, str(n)) for n in range(5)]
+    got = []
+    while (c := take(box)) is not None:
+        got.append(c.message["id"])
+        box.finalize(c)
+    assert got == [m["id"] for m in sent] and box._arrivals is None

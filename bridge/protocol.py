@@ -131,7 +131,8 @@ def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = Tr
     try:
         claim = _next_message(me, timeout, absorb_pings=absorb_pings)
     except Timeout:
-        raise Timeout(f"no message within {timeout:g}s") from None
+        raise Timeout(f"no message within {timeout:g}s; listen again, or see who is connected with: "
+                      "session-bridge status") from None
     with me.mailbox.delivering(claim) as msg:
         yield msg
 

@@ -26,6 +26,8 @@ def test_connect_records_the_peer_on_both_sides(bridge):
     # the library's listener absorbs the ping as a connection instead of waking its agent
     listener = bridge.cli("lib", "listen", "--timeout", "0.5")
     assert listener.returncode == 3
+    assert listener.err == "Error: no message within 0.5s; listen again, or see who is connected with: " \
+                           "session-bridge status\n"
     status = orjson.loads(bridge.cli("lib", "status", "--json", check=True).stdout)
     assert [c["sessionId"] for c in status["connections"]] == [app]
     status = orjson.loads(bridge.cli("app", "status", "--json", check=True).stdout)

@@ -17,7 +17,7 @@ from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
 from bridge import identity, layout, message, sessions, validate
-from bridge.errors import BridgeError, PeerGone, Timeout
+from bridge.errors import BridgeError, NoSession, PeerGone, Timeout
 from bridge.sessions import Session
 from bridge.store import Claim
 from bridge.watch import watching
@@ -78,6 +78,17 @@ def connect(me: Session, target: Session) -> dict:
 
 def _wait_claim(me: Session, accept: Callable[[dict], bool], timeout: float | None,
                 idle: Callable[[], None] | None = None) -> Claim:
+    try:
+        return _claim_when_there(me, accept, timeout, idle)
+    except FileNotFoundError:
+        if me.dir.exists():
+            raise
+        raise NoSession(f"session {me.id} was stopped while waiting; start one again with: session-bridge start") \
+            from None
+
+
+def _claim_when_there(me: Session, accept: Callable[[dict], bool], timeout: float | None,
+                      idle: Callable[[], None] | None) -> Claim:
     box = me.mailbox
     deadline = None if not timeout else time.monotonic() + timeout
     watch = watching(box.inbox)

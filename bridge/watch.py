@@ -43,16 +43,17 @@ class DirWatch:
     is never missed, and any number of threads can wait at once."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.generation = 0
         self.cond = threading.Condition()
         self.polling = False
-        self._inotify = None
-        self._read_lock = threading.Lock()
+        self.exact = False  # the backend reports the name of every arrival (inotify)
         self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
         backend = os.environ.get("BRIDGE_WATCH") or ("inotify" if sys.platform.startswith("linux") else "watchdog")
         try:
             if backend == "inotify":
-                self._start_inotify(path)
+                _inotify().add(path, self)
+                self.exact = True
             elif backend == "watchdog":
                 self._start_watchdog(path)
             else:
@@ -75,48 +76,25 @@ class DirWatch:
 
     def subscribe(self) -> Subscription | None:
         """Names of arrivals, where the backend reports them exactly (inotify); None elsewhere."""
-        if self._inotify is None:
+        if not self.exact:
             return None
         sub = Subscription(self)
         with self.cond:
             self._subscribers.add(sub)
         return sub
 
-    def sync(self) -> bool:
-        """Take whatever the kernel has queued now (never blocks); False once the directory is gone."""
-        if self._inotify is None:
-            return True
-        from inotify_simple import flags
+    def sync(self) -> None:
+        """Take in whatever the kernel has queued for this process now (never blocks)."""
+        if self.exact:
+            _inotify().sync()
 
-        with self._read_lock:  # the pump thread and callers of sync() read the same descriptor
-            events = self._inotify.read(timeout=0)
-        if events:
-            with self.cond:
-                for sub in self._subscribers:
-                    for e in events:
-                        if e.mask & flags.Q_OVERFLOW:
-                            sub.overflow = True
-                        elif e.name:
-                            sub.names.add(e.name)
-                self.generation += 1
-                self.cond.notify_all()
-        return not any(e.mask & flags.IGNORED for e in events)
-
-    def _start_inotify(self, path: Path) -> None:
-        from inotify_simple import INotify, flags
-
-        self._inotify = INotify(nonblocking=True)
-        self._inotify.add_watch(path, flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR)
-        poller = select.poll()
-        poller.register(self._inotify.fileno(), select.POLLIN)
-
-        def pump() -> None:
-            while True:
-                poller.poll()  # blocks in the kernel until something arrives
-                if not self.sync():
-                    return  # the directory is gone
-
-        threading.Thread(target=pump, name=f"bridge-watch {path}", daemon=True).start()
+    def arrived(self, names: list[str], overflow: bool) -> None:
+        with self.cond:
+            for sub in self._subscribers:
+                sub.names.update(names)
+                sub.overflow = sub.overflow or overflow
+            self.generation += 1
+            self.cond.notify_all()
 
     def _start_watchdog(self, path: Path) -> None:
         from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
@@ -138,8 +116,65 @@ class DirWatch:
         observer.start()
 
 
+class _Inotify:
+    """One inotify descriptor and one reader thread for the whole process, however many directories it watches
+    (the kernel allows a user only 128 descriptors). sync() lets any thread read the queue now, so a scan sees
+    every arrival whose rename completed before it."""
+
+    def __init__(self) -> None:
+        from inotify_simple import INotify
+
+        self.fd = INotify(nonblocking=True)
+        self.lock = threading.Lock()
+        self.by_wd: dict[int, list[DirWatch]] = {}
+        threading.Thread(target=self._pump, name="bridge-inotify", daemon=True).start()
+
+    def add(self, path: Path, watch: DirWatch) -> None:
+        from inotify_simple import flags
+
+        with self.lock:
+            wd = self.fd.add_watch(path, flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR)
+            self.by_wd.setdefault(wd, []).append(watch)
+
+    def sync(self) -> None:
+        from inotify_simple import flags
+
+        with self.lock:  # the reader thread and callers of sync() share the descriptor
+            events = self.fd.read(timeout=0)
+            if not events:
+                return
+            overflow = any(e.mask & flags.Q_OVERFLOW for e in events)
+            touched = {wd: [e.name for e in events if e.wd == wd and e.name] for wd in {e.wd for e in events}}
+            targets = self.by_wd.items() if overflow else [(wd, self.by_wd.get(wd, [])) for wd in touched]
+            targets = [(wd, list(ws)) for wd, ws in targets]
+            gone = [w for e in events if e.mask & flags.IGNORED for w in self.by_wd.pop(e.wd, [])]
+        for wd, watches in targets:
+            for w in watches:
+                w.arrived(touched.get(wd, []), overflow)
+        with _lock:  # a directory made again at the same path gets a new watch
+            for w in gone:
+                if _watches.get(w.path) is w:
+                    del _watches[w.path]
+
+    def _pump(self) -> None:
+        poller = select.poll()
+        poller.register(self.fd.fileno(), select.POLLIN)
+        while True:
+            poller.poll()  # blocks in the kernel until something arrives
+            self.sync()
+
+
+_shared: _Inotify | None = None
 _watches: dict[Path, DirWatch] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
+
+
+def _inotify() -> _Inotify:
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = _Inotify()
+        return _shared
 
 
 def watching(path: Path) -> DirWatch:

@@ -11,7 +11,7 @@ import sys
 import orjson
 
 from bridge import layout, message, protocol, sessions
-from bridge.errors import Timeout
+from bridge.errors import BridgeError, Timeout
 
 
 def out(obj: object) -> None:
@@ -29,6 +29,17 @@ def reader(timeout: float = 0) -> None:
                 out({"id": m["id"], "attempt": message.attempt(m), "content": m["content"], "from": m["from"]})
         except Timeout:
             return
+
+
+def listen_once() -> None:
+    """Resolve the session, say so, then wait for one message; report a bridge error as {"error", "code"}."""
+    me = sessions.require_current(layout.bridge_dir())
+    out({"ready": me.id})
+    try:
+        with protocol.listen(me) as m:
+            out({"id": m["id"]})
+    except BridgeError as e:
+        out({"error": str(e), "code": e.exit_code})
 
 
 def sender(peer: str, count: int, tag: str) -> None:
@@ -58,5 +69,7 @@ if __name__ == "__main__":
         reader(float(args[0]) if args else 0)
     elif mode == "sender":
         sender(args[0], int(args[1]), args[2])
+    elif mode == "listen-once":
+        listen_once()
     elif mode == "answerer":
         answerer(*args)

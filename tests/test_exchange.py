@@ -140,3 +140,13 @@ def test_receive_fails_fast_when_the_asked_peer_ends(bridge):
     bridge.cli("lib", "stop", check=True)
     _, err = waiter.communicate(timeout=15)
     assert waiter.returncode == 5 and b"ended before answering" in err
+
+
+def test_a_listener_whose_session_is_stopped_elsewhere_says_so(bridge):
+    sid = bridge.start("lib", "library")
+    listener = subprocess.Popen([sys.executable, PROCS, "listen-once"], env=bridge.env("lib"), stdout=subprocess.PIPE)
+    assert orjson.loads(listener.stdout.readline()) == {"ready": sid}
+    bridge.cli("lib", "stop", check=True)  # e.g. from another terminal, wherever the listener is in its wait
+    out, _ = listener.communicate(timeout=30)
+    assert orjson.loads(out) == {
+        "error": f"session {sid} was stopped while waiting; start one again with: session-bridge start", "code": 4}

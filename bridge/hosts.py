@@ -258,7 +258,7 @@ class Host:
                 edits = self.edits(w, scope, install=False)
             except HostError:
                 continue
-            if any(e.changes and e.what == "MCP server" for e in edits):
+            if any(e.changes and e.what.startswith("MCP server") for e in edits):
                 found.append(scope)
         return found
 
@@ -394,17 +394,6 @@ class Gemini(Host):
         except jsonc.JsoncError as e:
             raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
         return [Edit(path, mcp.before, final or None, "MCP server and inbox hook")]
-
-    def configured(self, w: Where) -> list[str]:
-        found = []
-        for scope in self.scopes:
-            text = read(self.path(w, scope))
-            try:
-                if text and NAME in (jsonc.loads(text).get("mcpServers") or {}):
-                    found.append(scope)
-            except jsonc.JsoncError:
-                continue
-        return found
 
     def health(self, w: Where) -> Health:
         if not shutil.which("gemini"):

@@ -678,7 +678,7 @@ def cursor_hook() -> None:
     from bridge import hooks, layout, protocol, sessions
 
     @hooks.answered("stop")
-    def stop(data: dict) -> dict:
+    def stop(data: dict, answer: hooks.Answer) -> dict | None:
         roots = data.get("workspace_roots")
         if not os.environ.get("PROJECT_DIR") and isinstance(roots, list) and roots and isinstance(roots[0], str):
             os.environ["PROJECT_DIR"] = roots[0]
@@ -693,7 +693,8 @@ def cursor_hook() -> None:
             if not msgs and not left:
                 return {}
             parts = [head, *(hooks.render(m) for m in msgs), *([more] if left else [])]
-            return {"followup_message": "\n\n".join(parts)}
+            answer.send({"followup_message": "\n\n".join(parts)})  # delivered only once it is written
+        return None
 
     stop()
 

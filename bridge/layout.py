@@ -7,20 +7,29 @@
       sessions/<sid>/inbox/.claimed/   messages a reader has claimed and not yet finished delivering
       sessions/<sid>/outbox/<id>.json  the sender's copy, "status": "sent"
       sessions/<sid>/waiting/<id>      a live ask/receive waiting for the reply to message <id>
+      sessions/<sid>/inbox/.noticed/   <id>: a driver told the agent that message <id> waits (not read yet)
+      sessions/<sid>/receipts/         <id>.<state>: what became of a message this session sent (see protocol.py)
       sessions/<sid>/quarantine/       unreadable or foreign inbox files, moved aside
+      sessions/.ended-<sid>-<n>/       a stopped session being removed (stop renames it away first)
+      .locks/                          start's registry lock
     <project>/.claude/bridge-session   the project's session id (no newline)
 
-Every write is temp file in the same directory + fsync + rename, so no reader ever sees half a file.
+Every write is temp file in the same directory + fsync + rename, so no reader ever sees half a file. Every read goes
+through read_bytes(): a regular file opened without following links and capped in size, so a named pipe, a device, a
+link out of the bridge dir or a 2 GB file is refused before a byte is read. Every directory and file the bridge
+creates gets 0700 / 0600 whatever the umask.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
 from pathlib import Path
 
 import orjson
+from filelock import FileLock
 
 from bridge import validate
 from bridge.errors import BridgeError
@@ -28,6 +37,12 @@ from bridge.errors import BridgeError
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 POINTER = Path(".claude") / "bridge-session"
+MANIFEST_CAP = 256 * 1024  # a manifest is a few hundred bytes; anything near this is not one
+SMALL_CAP = 4096  # pointer files, waiting markers, notice markers
+
+
+class NotAFile(OSError):
+    """A path that must be a small regular file is something else (a pipe, device, link, directory, or too big)."""
 
 
 def bridge_dir() -> Path:
@@ -35,8 +50,8 @@ def bridge_dir() -> Path:
     raw = os.environ.get("BRIDGE_DIR") or str(Path.home() / ".claude" / "session-bridge")
     root = Path(raw).expanduser().absolute()
     try:
-        root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        (root / "sessions").mkdir(mode=DIR_MODE, exist_ok=True)
+        make_dirs(root)
+        make_dirs(root / "sessions")
     except OSError as e:
         raise BridgeError(f"cannot create BRIDGE_DIR {root}: {e.strerror}; set BRIDGE_DIR to a writable directory") from e
     check_private(root)
@@ -65,9 +80,37 @@ def session_dir(root: Path, sid: str) -> Path:
     return root / "sessions" / validate.session_id(sid)
 
 
+SESSION_SUBDIRS = ("inbox", "inbox/.read", "inbox/.claimed", "inbox/.noticed", "outbox", "receipts", "waiting",
+                   "quarantine")
+
+
 def make_session_dirs(sdir: Path) -> None:
-    for sub in ("inbox", "inbox/.read", "inbox/.claimed", "outbox", "waiting", "quarantine"):
-        (sdir / sub).mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create a session's directories (0700); existing ones are kept."""
+    for sub in SESSION_SUBDIRS:
+        make_dirs(sdir / sub)
+
+
+def make_dirs(path: Path) -> None:
+    """mkdir -p where every directory it creates is 0700 whatever the umask (a world-writable ~/.claude would let
+    another user plant hooks there). Directories that already exist are left as they are."""
+    missing = []
+    p = Path(path)
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(d, DIR_MODE)
+
+
+def lock(path: Path, timeout: float = 10) -> FileLock:
+    """A process lock (flock: the kernel drops it when its holder dies) whose file is 0600."""
+    return FileLock(path, timeout=timeout, mode=FILE_MODE)
 
 
 def pointer_path(project: Path) -> Path:
@@ -81,9 +124,52 @@ def dumps(obj: object) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def read_json(path: Path) -> object:
-    with open(path, "rb") as f:
-        return orjson.loads(f.read())
+def read_bytes(path: str | Path, cap: int) -> bytes:
+    """The bytes of a regular file of at most `cap` bytes. Opened without following a link and without blocking
+    (a FIFO would otherwise hang the reader), checked with fstat before reading. NotAFile says why not;
+    FileNotFoundError passes through."""
+    return read_checked(path, cap)[0]
+
+
+def read_checked(path: str | Path, cap: int) -> tuple[bytes, os.stat_result]:
+    """read_bytes, with the fstat of the very file that was read (its inode names it across renames)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotAFile(errno.ELOOP, "a symbolic link", str(path)) from None
+        if e.errno in (errno.ENXIO, errno.EISDIR, errno.ENODEV, errno.EWOULDBLOCK):
+            raise NotAFile(e.errno, "not a regular file", str(path)) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(errno.EINVAL, "not a regular file", str(path))
+        if st.st_size > cap:
+            raise NotAFile(errno.EFBIG, f"{st.st_size} bytes, over the {cap}-byte cap", str(path))
+        chunks, left = [], cap + 1
+        while left > 0:  # the file may grow after fstat: never read past the cap
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > cap:
+            raise NotAFile(errno.EFBIG, f"over the {cap}-byte cap", str(path))
+        return data, st
+    finally:
+        os.close(fd)
+
+
+def read_json(path: Path, cap: int = MANIFEST_CAP) -> object:
+    """Parsed JSON of a small regular file (see read_bytes)."""
+    return orjson.loads(read_bytes(path, cap))
+
+
+def read_text(path: Path, cap: int = SMALL_CAP) -> str:
+    """A small regular text file (pointer, marker); OSError (incl. NotAFile) or UnicodeDecodeError if not one."""
+    return read_bytes(path, cap).decode("utf-8")
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -94,6 +180,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
         raise _write_error(path, e) from e
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp's 0600 is still masked by the umask
             f.write(data)
             if durable:
                 f.flush()

@@ -1,7 +1,11 @@
 """The message record of protocol v1: fields, ids, parsing and ordering.
 
     {"id", "from", "to", "type", "timestamp", "status", "content", "inReplyTo",
-     "metadata": {"urgency", "fromProject", ...ours: "fromLabel", "attempt"}}
+     "metadata": {"urgency", "fromProject", ...ours: "fromLabel", "attempt", "expiresAt", "readAt"}}
+
+parse() is the one schema: it refuses a file whose required fields have the wrong type and normalizes the rest
+(a numeric timestamp becomes ISO text, a metadata key of the wrong type is dropped), so whatever it accepts can be
+presented by every front-end (CLI, MCP, hooks, scripts) and never bounces between readers.
 
 Ids are msg-<19-digit ns time>-<random>: they sort by time, so FIFO per sender is a sort by id. The reference plugin
 mints random ids (msg-<12 chars>); those fall back to the file's mtime for ordering.
@@ -9,6 +13,8 @@ mints random ids (msg-<12 chars>); those fall back to the file's mtime for order
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import secrets
 import threading
@@ -18,10 +24,13 @@ from datetime import datetime, timezone
 import orjson
 
 from bridge import validate
+from bridge.errors import BridgeError
 
 KNOWN_TYPES = ("query", "response", "ping", "session-ended")
 REQUIRED = ("id", "from", "to", "type", "content")
 _TIMED_ID = re.compile(r"msg-(\d{19})-")
+DEFAULT_MAX_BODY = 64 * 1024
+ENVELOPE_CAP = 64 * 1024  # ids, names, metadata: everything but the body
 _last_ns = 0
 _lock = threading.Lock()
 
@@ -31,6 +40,7 @@ class BadMessage(ValueError):
 
 
 def now_iso() -> str:
+    """Now as ISO-8601 UTC with Z, to the second (the reference's format)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -55,16 +65,20 @@ def new_id() -> str:
 
 
 def id_time_ns(msg_id: str) -> int | None:
+    """The send time our ids carry, in ns since the epoch; None for the reference's random ids."""
     m = _TIMED_ID.match(msg_id)
     return int(m.group(1)) if m else None
 
 
 def build(*, sender: dict, to: str, type: str, content: str, in_reply_to: str | None = None,
-          urgency: str = "normal") -> dict:
-    """A new pending message from the session whose manifest is `sender`."""
+          urgency: str = "normal", ttl: float | None = None) -> dict:
+    """A new pending message from the session whose manifest is `sender`; ttl seconds make it expire unread."""
     metadata = {"urgency": urgency, "fromProject": sender.get("projectName", "unknown")}
     if sender.get("label"):
         metadata["fromLabel"] = sender["label"]
+    if ttl is not None:
+        metadata["expiresAt"] = datetime.fromtimestamp(time.time() + ttl, timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
     return {
         "id": new_id(),
         "from": sender["sessionId"],
@@ -78,8 +92,72 @@ def build(*, sender: dict, to: str, type: str, content: str, in_reply_to: str | 
     }
 
 
+def max_body() -> int:
+    """The largest body a sender may send, in bytes of UTF-8 (BRIDGE_MAX_BODY, default 64 KiB)."""
+    raw = os.environ.get("BRIDGE_MAX_BODY")
+    if not raw:
+        return DEFAULT_MAX_BODY
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BridgeError("BRIDGE_MAX_BODY must be a number of bytes, e.g. 65536") from None
+    if value <= 0:
+        raise BridgeError("BRIDGE_MAX_BODY must be a positive number of bytes, e.g. 65536")
+    return value
+
+
+def file_cap() -> int:
+    """The largest message file a reader opens: the envelope plus the body limit, with room for JSON escaping
+    (a control character becomes six bytes). Anything bigger is quarantined unread."""
+    try:
+        body = max(max_body(), DEFAULT_MAX_BODY)
+    except BridgeError:
+        body = DEFAULT_MAX_BODY
+    return ENVELOPE_CAP + 6 * body
+
+
+def _text(msg: dict, key: str, *, limit: int | None = 1024) -> str:
+    value = msg[key]
+    if not isinstance(value, str):
+        raise BadMessage(f"{key} is {type(value).__name__}, not text")
+    if limit is not None and len(value) > limit:
+        raise BadMessage(f"{key} is longer than {limit} characters")
+    return value
+
+
+def _timestamp(value: object, msg_id: str) -> str | None:
+    """ISO-8601 text as sent; a number (seconds or milliseconds since the epoch) becomes ISO; missing: the id's."""
+    if isinstance(value, str):
+        return value[:64]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, OSError, ValueError):
+            return None
+    ns = id_time_ns(msg_id)
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ns else None
+
+
+def _metadata(value: object) -> dict:
+    """Known keys checked (a wrong type is dropped, as if absent); unknown keys kept for the peers that sent them."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadMessage(f"metadata is {type(value).__name__}, not an object")
+    meta = dict(value)
+    for key in ("urgency", "fromProject", "fromLabel", "expiresAt"):
+        if key in meta and not isinstance(meta[key], str):
+            del meta[key]
+    a = meta.get("attempt")
+    if "attempt" in meta and (not isinstance(a, int) or isinstance(a, bool) or not 0 < a < 1_000_000):
+        del meta["attempt"]
+    return meta
+
+
 def parse(data: bytes) -> dict:
-    """A message from file bytes; BadMessage says why it is not one."""
+    """A message from file bytes, every field normalized to the one type every front-end presents, or BadMessage
+    saying why it is not one. The same bytes always give the same message."""
     try:
         msg = orjson.loads(data)
     except orjson.JSONDecodeError as e:
@@ -89,27 +167,43 @@ def parse(data: bytes) -> dict:
     missing = [k for k in REQUIRED if k not in msg]
     if missing:
         raise BadMessage(f"missing {', '.join(missing)}")
-    if not validate.MESSAGE_ID.fullmatch(str(msg["id"])) or not all(
-        isinstance(msg[k], str) for k in REQUIRED
-    ):
-        raise BadMessage("fields of the wrong type")
-    if msg.get("inReplyTo") is not None and not isinstance(msg["inReplyTo"], str):
-        raise BadMessage("inReplyTo is not a string")
-    if not isinstance(msg.get("metadata", {}), dict):
-        raise BadMessage("metadata is not an object")
-    msg.setdefault("metadata", {})
-    msg.setdefault("status", "pending")
+    msg_id = _text(msg, "id")
+    if not validate.MESSAGE_ID.fullmatch(msg_id) or ".." in msg_id:
+        raise BadMessage(f"id {msg_id[:40]!r} is not a message id")
+    for key in ("from", "to"):
+        _text(msg, key, limit=256)
+    if not _text(msg, "type", limit=64):
+        raise BadMessage("type is empty")
+    _text(msg, "content", limit=None)
+    status = msg.get("status", "pending")
+    if not isinstance(status, str):
+        raise BadMessage(f"status is {type(status).__name__}, not text")
+    reply_to = msg.get("inReplyTo")
+    if reply_to in ("", "null"):  # the reference writes an empty in-reply-to as given
+        reply_to = None
+    if reply_to is not None and not isinstance(reply_to, str):
+        raise BadMessage(f"inReplyTo is {type(reply_to).__name__}, not text")
+    msg.update(status=status[:32], inReplyTo=reply_to[:256] if reply_to else None,
+               timestamp=_timestamp(msg.get("timestamp"), msg_id), metadata=_metadata(msg.get("metadata")))
     return msg
 
 
 def attempt(msg: dict) -> int:
+    """How many times this message has been handed out: more than 1 after a reader crashed with it."""
     value = msg.get("metadata", {}).get("attempt", 1)
     return value if isinstance(value, int) and value > 0 else 1
 
 
 def sender_name(msg: dict) -> str:
+    """What to call the sender: its label, else its project name, else its session id."""
     meta = msg.get("metadata", {})
     return str(meta.get("fromLabel") or meta.get("fromProject") or msg.get("from"))
+
+
+def expired(msg: dict, now: float | None = None) -> bool:
+    """True when the sender gave the message an expiry (metadata.expiresAt) and it has passed."""
+    at = parse_iso(msg.get("metadata", {}).get("expiresAt"))
+    return at is not None and (now or time.time()) >= at
 
 
 def fifo_key(msg_id: str, mtime_ns: int) -> tuple[int, str]:
@@ -119,4 +213,5 @@ def fifo_key(msg_id: str, mtime_ns: int) -> tuple[int, str]:
 
 
 def filename(msg_id: str) -> str:
+    """The file name of a message in an inbox or outbox, after checking the id is safe as a path component."""
     return validate.message_id(msg_id) + ".json"

@@ -1,13 +1,19 @@
-"""The protocol: connect, send, listen, ask, receive, reply, stop. Every front-end calls these.
+"""The protocol: connect, send, listen, ask, receive, reply, read, notice, outbox, stop. Every front-end calls these.
 
 Waiting blocks in the kernel (watch.DirWatch) and re-scans only when the inbox changes; every IDLE_S it also puts
 back messages of dead readers, refreshes the heartbeat, and (for ask/receive) checks that the peer still lives.
 Messages are handed out inside a `with` block: finalized as read when the block ends, put back if it raises, so a
 reader that fails while printing loses nothing.
+
+Delivery states, as the sender sees them in its outbox (`outbox()`): queued (in the peer's inbox), noticed (a driver
+told the peer's agent it exists), read (the agent took it), answered (a reply to it arrived), undeliverable (the peer
+ended before reading it), expired (its ttl passed unread). The reader's side leaves receipts in the sender's
+receipts/ dir; where one is missing (a crash), the state is derived from the peer's inbox.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -18,19 +24,22 @@ from filelock import Timeout as FileLockTimeout
 
 from bridge import identity, layout, message, sessions, validate
 from bridge.errors import BridgeError, NoSession, PeerGone, Timeout
+from bridge.message import max_body
 from bridge.sessions import Session
-from bridge.store import Claim
+from bridge.store import RECEIPTS, Claim, write_receipt
 from bridge.watch import watching
 
-DEFAULT_MAX_BODY = 64 * 1024
 IDLE_S = 1.0
+STATES = ("queued", "noticed", "read", "answered", "undeliverable", "expired")
 
 
-def max_body() -> int:
-    try:
-        return int(os.environ.get("BRIDGE_MAX_BODY", DEFAULT_MAX_BODY))
-    except ValueError:
-        raise BridgeError("BRIDGE_MAX_BODY must be a number of bytes, e.g. 65536") from None
+def seconds(value: float | None, what: str = "timeout") -> float | None:
+    """A wait in seconds, checked: finite and >= 0 (0 or None waits forever). NaN would otherwise wait forever."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise BridgeError(f"{what} must be a finite number of seconds >= 0 (0 waits forever), not {value!r}")
+    return float(value)
 
 
 def check_body(content: str) -> str:
@@ -50,22 +59,56 @@ def check_body(content: str) -> str:
 # --- sending -----------------------------------------------------------------------------------------------------
 
 
-def send(me: Session, target: Session, type: str, content: str, in_reply_to: str | None = None) -> dict:
-    """Deliver a message into target's inbox and keep the sender's copy in our outbox."""
+def compose(me: Session, target: Session, type: str, content: str, in_reply_to: str | None = None,
+            ttl: float | None = None) -> dict:
+    """A checked, not yet sent message from me to target (ask marks its wait for the id before sending)."""
     validate.message_type(type)
     check_body(content)
     if in_reply_to is not None:
         validate.message_id(in_reply_to)
+    if ttl is not None and (seconds(ttl, "ttl") or 0) <= 0:
+        raise BridgeError("ttl must be more than 0 seconds")
+    return message.build(sender=me.manifest, to=target.id, type=type, content=content, in_reply_to=in_reply_to,
+                         ttl=ttl)
+
+
+def post(me: Session, target: Session, msg: dict) -> dict:
+    """Deliver a composed message into target's inbox (one rename), then keep our copy in the outbox. A peer that
+    ended (its inbox is gone, even mid-send) raises PeerGone and the copy is kept marked undeliverable."""
+    gone = PeerGone(f"{target.describe()} has ended; the message was not delivered. See who is live with: "
+                    "session-bridge peers")
     if not (target.dir / "inbox").is_dir():
-        raise PeerGone(f"session {target.id} has no inbox any more (it ended); see: session-bridge peers")
-    msg = message.build(sender=me.manifest, to=target.id, type=type, content=content, in_reply_to=in_reply_to)
-    target.mailbox.deliver(msg)
-    outbox = me.dir / "outbox"
-    if outbox.is_dir():
-        layout.atomic_write(outbox / message.filename(msg["id"]), layout.dumps(dict(msg, status="sent")), durable=False)
+        _keep_sent(me, msg, "undeliverable")
+        raise gone
+    try:
+        target.mailbox.deliver(msg)
+    except BridgeError as e:
+        if isinstance(e.__cause__, FileNotFoundError):  # stop renamed the session away under us
+            _keep_sent(me, msg, "undeliverable")
+            raise gone from None
+        raise
+    _keep_sent(me, msg)
     sessions.remember_peer(me, target.id)
     sessions.touch(me)
     return msg
+
+
+def send(me: Session, target: Session, type: str, content: str, in_reply_to: str | None = None,
+         ttl: float | None = None) -> dict:
+    """Deliver a message into target's inbox and keep the sender's copy in our outbox."""
+    msg = post(me, target, compose(me, target, type, content, in_reply_to, ttl))
+    if type == "response" and in_reply_to:
+        write_receipt(me.root, target.id, in_reply_to, "answered")
+    return msg
+
+
+def _keep_sent(me: Session, msg: dict, state: str | None = None) -> None:
+    outbox = me.dir / "outbox"
+    if outbox.is_dir():
+        layout.atomic_write(outbox / message.filename(msg["id"]), layout.dumps(dict(msg, status="sent")),
+                            durable=False)
+    if state:
+        write_receipt(me.root, me.id, msg["id"], state)
 
 
 def connect(me: Session, target: Session) -> dict:
@@ -80,7 +123,7 @@ def _wait_claim(me: Session, accept: Callable[[dict], bool], timeout: float | No
                 idle: Callable[[], None] | None = None) -> Claim:
     try:
         return _claim_when_there(me, accept, timeout, idle)
-    except FileNotFoundError:
+    except (FileNotFoundError, NoSession):
         if me.dir.exists():
             raise
         raise NoSession(f"session {me.id} was stopped while waiting; start one again with: session-bridge start") \
@@ -90,6 +133,7 @@ def _wait_claim(me: Session, accept: Callable[[dict], bool], timeout: float | No
 def _claim_when_there(me: Session, accept: Callable[[dict], bool], timeout: float | None,
                       idle: Callable[[], None] | None) -> Claim:
     box = me.mailbox
+    timeout = seconds(timeout)
     deadline = None if not timeout else time.monotonic() + timeout
     watch = watching(box.inbox)
     box.recover()
@@ -126,6 +170,7 @@ def _listenable(me: Session) -> Callable[[dict], bool]:
 def _next_message(me: Session, timeout: float | None, idle: Callable[[], None] | None = None,
                   absorb_pings: bool = True) -> Claim:
     """Claim the next message for a listener; pings are recorded as connections and skipped."""
+    timeout = seconds(timeout)
     deadline = None if not timeout else time.monotonic() + timeout
     while True:
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
@@ -152,52 +197,153 @@ def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = Tr
 def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Session | None = None) -> Iterator[dict]:
     """The reply to msg_id; fails fast with PeerGone if the peer's session ends first."""
     validate.message_id(msg_id)
-    box = me.mailbox
-    peer = peer or _recipient(me, msg_id)
-
-    def peer_alive() -> None:
-        if peer is not None:
-            fresh = sessions.load(peer.root, peer.id)
-            if fresh is None or fresh.liveness == "gone":
-                raise PeerGone(
-                    f"{peer.describe()} ended before answering; your message is {msg_id}. "
-                    "See who is live with: session-bridge peers"
-                )
-
-    with box.awaiting(msg_id):
-        try:
-            claim = _wait_claim(me, lambda m: m.get("inReplyTo") == msg_id, timeout, peer_alive)
-        except Timeout:
-            who = peer.describe() if peer else "the peer"
-            raise Timeout(
-                f"no answer from {who} within {timeout:g}s; it may not be listening. Check with "
-                f"`session-bridge peers`; fetch a late answer with `session-bridge receive {msg_id}`"
-            ) from None
-    with box.delivering(claim) as msg:
+    with me.mailbox.awaiting(msg_id):
+        claim = _await_reply(me, msg_id, timeout, peer or _recipient(me, msg_id))
+    with me.mailbox.delivering(claim) as msg:
         yield msg
-
-
-def _recipient(me: Session, msg_id: str) -> Session | None:
-    """The session a message of our outbox went to, if it still exists."""
-    try:
-        sent = message.parse((me.dir / "outbox" / message.filename(msg_id)).read_bytes())
-    except (OSError, message.BadMessage):
-        return None
-    return sessions.load(me.root, sent["to"]) if validate.is_session_id(sent["to"]) else None
 
 
 @contextmanager
 def ask(me: Session, target: Session, question: str, timeout: float | None = None) -> Iterator[tuple[dict, dict]]:
-    """Send a query and wait for its answer: yields (question, answer)."""
-    q = send(me, target, "query", question)
-    with receive(me, q["id"], timeout, peer=target) as answer:
+    """Send a query and wait for its answer: yields (question, answer). The wait is marked before the question is
+    sent, so no other reader of this session can take a fast answer."""
+    q = compose(me, target, "query", question)
+    with me.mailbox.awaiting(q["id"]):
+        post(me, target, q)
+        claim = _await_reply(me, q["id"], timeout, target)
+    with me.mailbox.delivering(claim) as answer:
         yield q, answer
+
+
+def _await_reply(me: Session, msg_id: str, timeout: float | None, peer: Session | None) -> Claim:
+    def peer_alive() -> None:
+        if peer is not None:
+            fresh = sessions.load(peer.root, peer.id)
+            if fresh is None or fresh.liveness == "gone":
+                raise PeerGone(f"{peer.describe()} ended before answering; your message is {msg_id}. "
+                               "See who is live with: session-bridge peers")
+
+    try:
+        return _wait_claim(me, lambda m: m.get("inReplyTo") == msg_id, timeout, peer_alive)
+    except Timeout:
+        who = peer.describe() if peer else "the peer"
+        state = sent_state(me, msg_id)
+        said = {"queued": "your message is still queued: not read yet, so the peer may not be listening (check with "
+                          "`session-bridge peers`)",
+                "noticed": "the peer was told about your message but has not read it yet",
+                "read": "the peer has read your message and not answered yet"}.get(state, f"your message is {state}")
+        raise Timeout(f"no answer from {who} within {timeout:g}s; {said}. Fetch a late answer with "
+                      f"`session-bridge receive {msg_id}`; see its state with `session-bridge outbox`") from None
+
+
+def _recipient(me: Session, msg_id: str) -> Session | None:
+    """The session a message of our outbox went to, if it still exists."""
+    sent = _sent(me, msg_id)
+    return sessions.load(me.root, sent["to"]) if sent and validate.is_session_id(sent["to"]) else None
+
+
+def _sent(me: Session, msg_id: str) -> dict | None:
+    try:
+        return message.parse(layout.read_bytes(me.dir / "outbox" / message.filename(msg_id), message.file_cap()))
+    except (OSError, message.BadMessage):
+        return None
+
+
+# --- what became of what we sent -----------------------------------------------------------------------------------
+
+
+def sent_state(me: Session, msg_id: str, receipts: set[str] | None = None, sent: dict | None = None) -> str:
+    """The delivery state of a message this session sent: queued, noticed, read, answered, undeliverable or
+    expired. Receipts left by the reader's side decide; where one is missing (a crash), the peer's inbox does."""
+    if receipts is None:
+        receipts = {st for st in RECEIPTS if os.path.lexists(me.dir / "receipts" / f"{msg_id}.{st}")}
+    for state in ("answered", "read"):
+        if state in receipts:
+            return state
+    sent = sent or _sent(me, msg_id)
+    to = sent.get("to") if sent else None
+    peer_dir = layout.sessions_dir(me.root) / to if validate.is_session_id(to) else None
+    if peer_dir is not None and os.path.lexists(peer_dir / "inbox" / ".read" / f"{msg_id}.json"):
+        return "read"
+    for state in ("undeliverable", "expired"):
+        if state in receipts:
+            return state
+    if sent is not None and (peer_dir is None or not (peer_dir / "manifest.json").exists()):
+        return "undeliverable"
+    if sent is not None and message.expired(sent):
+        return "expired"
+    if "noticed" in receipts or (peer_dir is not None and
+                                 os.path.lexists(peer_dir / "inbox" / ".noticed" / msg_id)):
+        return "noticed"
+    return "queued"
+
+
+def outbox(me: Session, limit: int | None = 50) -> list[dict]:
+    """The messages this session sent (the newest `limit`, oldest first), each with its delivery `state`."""
+    folder = me.dir / "outbox"
+    try:
+        names = sorted((n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".")),
+                       key=lambda n: message.fifo_key(n[:-5], 0))
+    except FileNotFoundError:
+        return []
+    receipts: dict[str, set[str]] = {}
+    try:
+        for n in os.listdir(me.dir / "receipts"):
+            msg_id, _, state = n.rpartition(".")
+            receipts.setdefault(msg_id, set()).add(state)
+    except FileNotFoundError:
+        pass
+    out = []
+    for n in names[-limit:] if limit else names:
+        try:
+            msg = message.parse(layout.read_bytes(folder / n, message.file_cap()))
+        except (OSError, message.BadMessage):
+            continue
+        out.append(dict(msg, state=sent_state(me, msg["id"], receipts.get(msg["id"], set()), msg)))
+    return out
+
+
+# --- taking one message, and telling the agent one exists ---------------------------------------------------------
+
+
+@contextmanager
+def read(me: Session, msg_id: str) -> Iterator[tuple[dict, bool]]:
+    """Take one message by id: yields (message, taken_now). A pending one is delivered when the block ends (put back
+    if it raises); one already read is yielded again with taken_now False."""
+    validate.message_id(msg_id)
+    box = me.mailbox
+    box.recover()
+    claim = box.claim_id(msg_id)
+    if claim is None:
+        found = box.find(msg_id)
+        if found is None:
+            raise BridgeError(f"no message {msg_id} for this session; see: session-bridge inbox --all")
+        if found["status"] == "pending":
+            raise BridgeError(f"message {msg_id} is being delivered by another reader of this session right now")
+        yield found, False
+        return
+    with box.delivering(claim) as msg:
+        yield msg, True
+
+
+@contextmanager
+def notice(me: Session, limit: int = 20) -> Iterator[list[dict]]:
+    """The messages a notifier (monitor line, tmux nudge, channel) should point the agent at now: not yet noticed,
+    or noticed and still unread after the backoff. Marked noticed (not read) when the block ends without error,
+    so a pointer that was never shown is offered again."""
+    box = me.mailbox
+    box.recover()
+    accept = _listenable(me)
+    due = box.due_notices(lambda m: m["type"] != "ping" and accept(m), limit=limit)
+    yield due
+    for msg in due:
+        box.mark_noticed(msg)
 
 
 @contextmanager
 def drain(me: Session) -> Iterator[list[dict]]:
     """Claim every message waiting for this session now (for hooks): finalized together, or all put back."""
-    with drain_within(me, lambda m: 0, 0) as (msgs, _):
+    with drain_within(me, lambda m: 0, None) as (msgs, _):
         yield msgs
 
 
@@ -210,7 +356,7 @@ def reply(me: Session, msg_id: str, content: str) -> dict:
     if original is None:
         raise BridgeError(f"no message {msg_id} in this session's inbox; see: session-bridge inbox --all")
     if original.get("status") == "pending":
-        claim = box.claim(lambda m: m["id"] == msg_id)
+        claim = box.claim_id(msg_id)
         if claim is not None:
             box.finalize(claim)
     asker = sessions.load(me.root, original["from"]) if validate.is_session_id(original["from"]) else None
@@ -222,10 +368,12 @@ def reply(me: Session, msg_id: str, content: str) -> dict:
 # --- inspecting and ending ---------------------------------------------------------------------------------------
 
 
-def inbox(me: Session, include_read: bool = False) -> list[dict]:
+def inbox(me: Session, include_read: bool = False, limit: int | None = None) -> list[dict]:
+    """Messages waiting for this session (the oldest `limit`), without taking them; with include_read the delivered
+    ones first."""
     box = me.mailbox
     box.recover()
-    msgs = box.pending()
+    msgs = box.peek(limit)
     if include_read:
         msgs = box.delivered() + msgs
     return msgs
@@ -240,7 +388,7 @@ def _peers_talked_to(me: Session) -> set[str]:
             continue
         for n in names:
             try:
-                ids.add(message.parse((folder / n).read_bytes())[key])
+                ids.add(message.parse(layout.read_bytes(folder / n, message.file_cap()))[key])
             except (OSError, message.BadMessage):
                 continue
     ids.discard(me.id)
@@ -263,6 +411,7 @@ def stop(me: Session) -> list[str]:
 
 
 def status(me: Session) -> dict:
+    """This session's manifest, how many messages wait (counted from names, never parsed) and its connections."""
     peers = []
     for pid in me.manifest.get("connections") or []:
         peer = sessions.load(me.root, pid) if validate.is_session_id(pid) else None
@@ -271,33 +420,30 @@ def status(me: Session) -> dict:
             "name": peer.name if peer else None,
             "status": peer.liveness if peer else "gone",
         })
-    return {"session": me.manifest, "pending": len(me.mailbox.pending()), "connections": peers}
+    return {"session": me.manifest, "pending": me.mailbox.count(), "connections": peers}
 
 
 # --- for hosts that push into the agent (hooks) ------------------------------------------------------------------
 
 
 @contextmanager
-def drain_within(me: Session, size: Callable[[dict], int], budget: int) -> Iterator[tuple[list[dict], int]]:
-    """Like drain, but claims messages oldest first only while the sum of size(message) stays within budget.
-    Yields (claimed messages, how many stay pending); the claimed ones are finalized together or all put back."""
+def drain_within(me: Session, size: Callable[[dict], int], budget: int | None) -> Iterator[tuple[list[dict], int]]:
+    """Claim messages oldest first while the sum of size(message) stays within budget (None: no limit).
+    Yields (claimed messages, how many stay pending); the claimed ones are delivered when the block ends
+    (so write them out inside it) and all put back if it raises. Costs O(log n) per message in the backlog."""
     box = me.mailbox
     box.recover()
     accept = _listenable(me)
     claims, used = [], 0
-    for msg, _, _ in box.scan():
-        if not accept(msg):
-            continue
-        cost = size(msg)
-        if used + cost > budget:
+    while (claim := box.claim(accept)) is not None:
+        cost = size(claim.message)
+        if budget is not None and used + cost > budget:
+            box.release(claim, redelivery=False)
             break
-        claim = box.claim(lambda m, wanted=msg["id"]: m["id"] == wanted)
-        if claim is not None:
-            claims.append(claim)
-            used += cost
-    left = sum(1 for m in box.pending() if accept(m))
+        claims.append(claim)
+        used += cost
     try:
-        yield [c.message for c in claims], left
+        yield [c.message for c in claims], box.count()
     except BaseException:
         for c in claims:
             box.release(c)

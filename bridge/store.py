@@ -1,15 +1,29 @@
 """One session's mailbox on disk, with Maildir's delivery rules.
 
-- A message appears in one rename (layout.atomic_write) at inbox/<id>.json, a regular file while pending.
-- A reader claims it in one rename into inbox/.claimed/<id>@<pid>.<start>: only one of several readers can win.
-- After the reader has handed the message on, it finishes delivery: the copy with "status": "read" goes to
-  inbox/.read/<id>.json and inbox/<id>.json becomes a symlink to it (the reference plugin reads it through the link).
-  A scan tells pending from delivered by the directory entry's type alone, so thousands of read messages cost no
-  file opens.
-- A reader that dies after claiming leaves its claim behind; the next reader sees the owner is gone and puts the
-  message back with metadata.attempt + 1, so the redelivery is marked. A crash at any point leaves a message
-  pending, claimed by a live reader, or delivered; never half.
-- A file that is not a message is moved to quarantine/ and reported once, by the reader that moved it.
+States of a message <id> in inbox/ (the file name is the message's identity):
+
+    pending     inbox/<id>.json, a regular file
+    claimed     inbox/.claimed/<id>@<pid>.<start>: a reader took it in one rename; only one reader can win
+    delivered   inbox/.read/<id>.json ("status": "read") and inbox/<id>.json a symlink to it (the reference plugin
+                reads it through the link; we never follow a link)
+    noticed     a pending message with inbox/.noticed/<id>: a driver told the agent it exists; not read yet
+
+Moves between them, each step one rename or one atomic write, so a crash at any point leaves the message pending,
+claimed, or delivered:
+
+    claim       rename inbox/<id>.json -> .claimed/<id>@me
+    finalize    write .read/<id>.json; link inbox/<id>.json -> it; unlink the claim
+    put back    (rewrite the claim with attempt + 1;) rename the claim -> inbox/<id>.json
+    recover     for a claim whose owner died, under the inbox's recovery lock: finish a finalize that wrote
+                .read/<id>.json, drop a stale duplicate name, else put it back with attempt + 1. Never follows a link;
+                every step is safe to repeat after a crash of the recoverer itself.
+
+Every file is read through layout.read_bytes (regular files only, capped): anything else, a file whose content id
+differs from its name, or one that does not parse is moved to quarantine/ and reported once, by the reader that
+moved it.
+
+Pending names are kept in order (sortedcontainers.SortedList) from one listing plus inotify's arrival names, so
+claiming the next message costs O(log n) in the backlog and nothing in the number of delivered messages.
 """
 
 from __future__ import annotations
@@ -22,19 +36,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from bridge import identity, layout, message
+from filelock import Timeout as LockTimeout
+from sortedcontainers import SortedList
+
+from bridge import identity, layout, message, validate
 from bridge.message import BadMessage
 from bridge.watch import Subscription, watching
 
 FOREIGN_GRACE_S = 60  # a non-.json file younger than this may be another writer's temp file in flight
 FULL_LISTING_S = 60  # a reader that keeps its listing from arrivals still lists the whole inbox this often
+MAX_ATTEMPTS = 10  # a message handed out this often without being delivered is quarantined, not retried forever
+NOTICE_BACKOFF_S = (60, 180, 600)  # a noticed, unread message is noticed again after 1, 3, then every 10 minutes
+RECEIPTS = ("noticed", "read", "answered", "undeliverable", "expired")
 
 
-def _owner_tag(proc: identity.Proc) -> str:
+def owner_tag(proc: identity.Proc) -> str:
+    """The owner part of a claim's name: pid and start time, so a reused pid never looks alive."""
     return f"{proc.pid}.{int(proc.started * 100)}"
 
 
-def _owner_alive(tag: str) -> bool:
+def owner_alive(tag: str) -> bool:
+    """True while the process that wrote this owner tag lives."""
     try:
         pid, started = tag.split(".")
         return identity.process_alive(int(pid), int(started) / 100)
@@ -42,29 +64,56 @@ def _owner_alive(tag: str) -> bool:
         return False
 
 
+def write_receipt(root: Path, sender: object, msg_id: str, state: str) -> None:
+    """Tell the sender's session what became of its message: an empty file receipts/<id>.<state> in its dir.
+    Advisory (the sender also derives the state), so it is neither fsynced nor an error when the sender is gone."""
+    if not validate.is_session_id(sender) or not validate.MESSAGE_ID.fullmatch(msg_id):
+        return
+    receipts = layout.sessions_dir(root) / sender / "receipts"
+    try:
+        fd = os.open(receipts / f"{msg_id}.{state}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.close(fd)
+    except FileNotFoundError:
+        if receipts.parent.is_dir() and not receipts.exists():  # a session made before receipts existed
+            try:
+                os.mkdir(receipts, layout.DIR_MODE)
+            except OSError:
+                return
+            write_receipt(root, sender, msg_id, state)
+    except OSError:
+        pass  # already recorded, or the sender's dir is not ours to write
+
+
 @dataclass
 class Claim:
     path: Path  # the claimed file, inbox/.claimed/<id>@<owner>
     message: dict
+
+    @property
+    def id(self) -> str:
+        """The message id, from the claim's name (the identity)."""
+        return self.path.name.rpartition("@")[0]
 
 
 @dataclass
 class Mailbox:
     session_dir: Path
     reports: list[str] = field(default_factory=list)  # quarantine notices this reader produced
-    # Pending names as of the last scan, kept current from inotify's arrival names, so that finding the next message
-    # costs the same with 10,000 delivered messages as with none (a directory listing grows with them).
     _arrivals: Subscription | None = field(default=None, repr=False)
-    _known: set[str] | None = field(default=None, repr=False)
+    _pending: SortedList | None = field(default=None, repr=False)  # (fifo key, name) of pending messages
+    _keys: dict[str, tuple] = field(default_factory=dict, repr=False)  # name -> its key in _pending
+    _heads: dict[str, tuple[dict, int]] = field(default_factory=dict, repr=False)  # left by a filter: (msg, inode)
     _listed_at: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         self.inbox = self.session_dir / "inbox"
         self.read_dir = self.inbox / ".read"
         self.claimed_dir = self.inbox / ".claimed"
+        self.noticed_dir = self.inbox / ".noticed"
         self.quarantine_dir = self.session_dir / "quarantine"
         self.waiting_dir = self.session_dir / "waiting"
-        self.owner = _owner_tag(identity.me())
+        self.root = self.session_dir.parent.parent
+        self.owner = owner_tag(identity.me())
 
     # --- writing -------------------------------------------------------------------------------------------------
 
@@ -72,202 +121,387 @@ class Mailbox:
         """Put a pending message in this inbox (one rename)."""
         layout.atomic_write(self.inbox / message.filename(msg["id"]), layout.dumps(msg))
 
-    # --- scanning ------------------------------------------------------------------------------------------------
+    # --- the ordered set of pending names ------------------------------------------------------------------------
 
-    def _pending_names(self) -> list[tuple[tuple[int, str], str]]:
-        """(FIFO key, name) of each pending message file, from the arrivals since the last scan where possible."""
-        known = self._known_names()
-        if known is None:
-            names = self._list_inbox()
-            self._known = {name for _, name in names}
-            self._listed_at = time.monotonic()
-            return names
-        names = []
-        for name in list(known):
-            try:
-                st = os.lstat(self.inbox / name)
-            except FileNotFoundError:
-                known.discard(name)  # claimed by a reader
-                continue
-            stem = name[:-5]
-            if not stat.S_ISREG(st.st_mode) or not message.validate.MESSAGE_ID.fullmatch(stem):
-                known.discard(name)  # delivered (now a link), or odd: the next full listing deals with it
-                continue
-            names.append((message.fifo_key(stem, st.st_mtime_ns), name))
-        names.sort()
-        return names
-
-    def _known_names(self) -> set[str] | None:
-        """The pending names plus arrivals, or None when the inbox must be listed in full."""
+    def _refresh(self) -> SortedList:
+        """The pending names in FIFO order: from a full listing, or the last one plus inotify's arrival names."""
         if self._arrivals is None:
-            self._arrivals = watching(self.inbox).subscribe()  # before the first listing, so nothing slips between
-            if self._arrivals is None:
-                return None  # no exact arrival names on this platform: always list
-        arrived, overflow = self._arrivals.take()
-        if overflow or self._known is None or time.monotonic() - self._listed_at > FULL_LISTING_S:
-            return None
-        self._known.update(n for n in arrived if n.endswith(".json") and not n.startswith("."))
-        return self._known
+            self._arrivals = watching(self.inbox).subscribe()  # before the listing, so nothing slips between
+        if self._arrivals is not None and self._pending is not None:
+            arrived, overflow = self._arrivals.take()
+            if not overflow and time.monotonic() - self._listed_at < FULL_LISTING_S:
+                for name in arrived:
+                    if name.endswith(".json") and not name.startswith(".") and name not in self._keys:
+                        self._add(name, None)
+                return self._pending
+        self._pending, self._keys, self._heads = SortedList(), {}, {}
+        for name, mtime in self._list_inbox():
+            self._add(name, mtime)
+        self._listed_at = time.monotonic()
+        return self._pending
 
-    def _list_inbox(self) -> list[tuple[tuple[int, str], str]]:
+    def _add(self, name: str, mtime_ns: int | None) -> None:
+        stem = name[:-5]
+        if not validate.MESSAGE_ID.fullmatch(stem):
+            return  # the next full listing quarantines it
+        if message.id_time_ns(stem) is None and mtime_ns is None:
+            try:
+                mtime_ns = os.lstat(self.inbox / name).st_mtime_ns
+            except FileNotFoundError:
+                return
+        key = message.fifo_key(stem, mtime_ns or 0)
+        self._keys[name] = key
+        self._pending.add((key, name))
+
+    def _drop(self, name: str) -> None:
+        key = self._keys.pop(name, None)
+        if key is not None:
+            self._pending.discard((key, name))
+        self._heads.pop(name, None)
+
+    def _list_inbox(self) -> list[tuple[str, int | None]]:
+        """(name, mtime or None) of each pending file, from directory entries alone; strays are quarantined."""
         names = []
         now = time.time()
         with os.scandir(self.inbox) as entries:
             for e in entries:
                 if e.name.startswith("."):
-                    continue  # .read/, .claimed/, our temp files
-                if e.name.endswith(".json") and e.is_file(follow_symlinks=False):
-                    stem = e.name[:-5]
-                    if message.validate.MESSAGE_ID.fullmatch(stem):
-                        mtime = e.stat().st_mtime_ns if message.id_time_ns(stem) is None else 0
-                        names.append((message.fifo_key(stem, mtime), e.name))
-                        continue
-                    self._quarantine(Path(e.path), "file name is not a message id")
-                elif e.is_symlink():
-                    continue  # delivered: a link into .read/
-                elif e.name.endswith(".json"):
-                    self._quarantine(Path(e.path), "not a regular file")
-                else:
-                    try:
-                        if now - e.stat(follow_symlinks=False).st_mtime > FOREIGN_GRACE_S:
-                            self._quarantine(Path(e.path), "foreign file in inbox")
-                    except FileNotFoundError:
-                        pass
-        names.sort()
+                    continue  # .read/, .claimed/, .noticed/, temp files in flight
+                try:
+                    if e.name.endswith(".json") and e.is_file(follow_symlinks=False):
+                        stem = e.name[:-5]
+                        if validate.MESSAGE_ID.fullmatch(stem):
+                            timed = message.id_time_ns(stem) is not None
+                            names.append((e.name, None if timed else e.stat(follow_symlinks=False).st_mtime_ns))
+                        else:
+                            self._quarantine(Path(e.path), "file name is not a message id")
+                    elif e.is_symlink():
+                        if os.readlink(e.path) != f".read/{e.name}":  # the only link we keep: our delivered ones
+                            self._quarantine(Path(e.path), "a link that is not a delivered message")
+                    elif e.name.endswith(".json"):
+                        self._quarantine(Path(e.path), "not a regular file")
+                    elif now - e.stat(follow_symlinks=False).st_mtime > FOREIGN_GRACE_S:
+                        self._quarantine(Path(e.path), "foreign file in inbox")
+                except FileNotFoundError:
+                    continue  # claimed or moved since the listing
         return names
 
-    def scan(self) -> Iterator[tuple[dict, str, int]]:
-        """Pending messages in FIFO order, as (message, file name, inode); bad files are quarantined on the way."""
-        for _, name in self._pending_names():
-            path = self.inbox / name
-            try:
-                with open(path, "rb") as f:
-                    data = f.read()
-                    inode = os.fstat(f.fileno()).st_ino
-            except (FileNotFoundError, IsADirectoryError):
-                continue  # claimed by another reader since the listing
-            try:
-                msg = message.parse(data)
-            except BadMessage as e:
-                self._quarantine(path, str(e))
+    def _load(self, path: Path, name: str) -> tuple[dict, int] | None:
+        """(message, inode) of the file at path, checked; None if it is gone, delivered, or was quarantined."""
+        try:
+            data, st = layout.read_checked(path, message.file_cap())
+        except FileNotFoundError:
+            return None
+        except layout.NotAFile as e:
+            if os.path.islink(path) and path.parent == self.inbox:
+                return None  # delivered since the listing: now our link into .read/
+            self._quarantine(path, e.strerror or "not a regular file")
+            return None
+        try:
+            msg = message.parse(data)
+        except BadMessage as e:
+            self._quarantine(path, str(e))
+            return None
+        stem = name.rpartition("@")[0] if "@" in name else name[:-5]
+        if msg["id"] != stem:  # names are identities: a mismatch would make us write to another message's path
+            self._quarantine(path, f"its id {msg['id']!r} is not its file name")
+            return None
+        return msg, st.st_ino
+
+    # --- looking -------------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """How many messages are pending, from directory entries alone (no file is opened or parsed)."""
+        n = 0
+        with os.scandir(self.inbox) as entries:
+            for e in entries:
+                if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file(follow_symlinks=False):
+                    n += 1
+        return n
+
+    def peek(self, limit: int | None = None, accept: Callable[[dict], bool] | None = None) -> list[dict]:
+        """The oldest pending messages (at most `limit`) without taking them; bad files are quarantined."""
+        out = []
+        pending = self._refresh()
+        i = 0
+        while i < len(pending) and (limit is None or len(out) < limit):
+            _, name = pending[i]
+            head = self._head(name)
+            if head is None:
+                self._drop(name)
                 continue
-            if msg["status"] != "pending":
-                self._adopt_read(name)  # marked read in place (reference plugin): file it so scans skip it
-                continue
-            yield msg, name, inode
+            if accept is None or accept(head[0]):
+                out.append(head[0])
+            i += 1
+        return out
 
     def pending(self) -> list[dict]:
-        return [m for m, _, _ in self.scan()]
+        """Every pending message, oldest first (parses each: use count() for a number)."""
+        return self.peek()
 
     def delivered(self) -> list[dict]:
+        """Every delivered message, oldest first."""
         out = []
         with os.scandir(self.read_dir) as entries:
             for e in entries:
-                if e.name.endswith(".json"):
+                if e.name.endswith(".json") and not e.name.startswith("."):
                     try:
-                        out.append(message.parse(Path(e.path).read_bytes()))
+                        out.append(message.parse(layout.read_bytes(e.path, message.file_cap())))
                     except (OSError, BadMessage):
                         continue
         return sorted(out, key=lambda m: message.fifo_key(m["id"], 0))
 
     def find(self, msg_id: str) -> dict | None:
-        """A message of this inbox by id, pending, being delivered or delivered."""
+        """A message of this inbox by id, pending, being delivered or delivered (never through a link)."""
         name = message.filename(msg_id)
         candidates = [self.inbox / name, self.read_dir / name]
         candidates += [self.claimed_dir / n for n in os.listdir(self.claimed_dir) if n.startswith(msg_id + "@")]
         for path in candidates:
             try:
-                return message.parse(path.read_bytes())
+                msg = message.parse(layout.read_bytes(path, message.file_cap()))
             except (OSError, BadMessage):
                 continue
+            if msg["id"] == msg_id:
+                return msg
         return None
 
     # --- claiming ------------------------------------------------------------------------------------------------
 
     def claim(self, accept: Callable[[dict], bool]) -> Claim | None:
         """Claim the oldest pending message that accept() takes; None if there is none right now."""
-        for msg, name, inode in self.scan():
-            if not accept(msg):
+        pending = self._refresh()
+        i = 0
+        while i < len(pending):
+            _, name = pending[i]
+            head = self._head(name)
+            if head is None:
+                self._drop(name)
                 continue
-            dest = self.claimed_dir / f"{name[:-5]}@{self.owner}"
-            try:
-                os.rename(self.inbox / name, dest)
-            except FileNotFoundError:
-                continue  # another reader won
-            st = os.lstat(dest)
-            if stat.S_ISLNK(st.st_mode):  # another reader delivered it between our scan and our rename
-                os.rename(dest, self.inbox / name)
+            if not accept(head[0]):
+                self._heads[name] = head  # left for another reader; the next pass only lstats it
+                i += 1
                 continue
-            if st.st_ino != inode:  # replaced since we read it: what we own now is what counts
-                try:
-                    msg = message.parse(dest.read_bytes())
-                except BadMessage as e:
-                    self._quarantine(dest, str(e))
-                    continue
-            if msg["status"] != "pending":
-                self._finish(dest, msg)
-                continue
-            if not accept(msg):
-                self.release(Claim(dest, msg), redelivery=False)
-                continue
-            return Claim(dest, msg)
+            claim = self._take(name, accept)
+            self._drop(name)
+            if claim is not None:
+                return claim
         return None
 
+    def claim_id(self, msg_id: str) -> Claim | None:
+        """Claim one pending message by id; None if it is not pending (taken, delivered or unknown)."""
+        name = message.filename(msg_id)
+        if self._pending is not None:
+            self._drop(name)
+        return self._take(name, lambda m: True)
+
+    def _head(self, name: str) -> tuple[dict, int] | None:
+        """(message, inode) pending at inbox/name, parsed once per inode; None when it is no longer pending."""
+        path = self.inbox / name
+        cached = self._heads.get(name)
+        if cached is not None:
+            try:
+                if os.lstat(path).st_ino == cached[1]:
+                    return cached
+            except FileNotFoundError:
+                return None
+        loaded = self._load(path, name)
+        if loaded is not None and loaded[0]["status"] != "pending":
+            self._adopt_read(name)  # marked read in place (reference plugin): file it so scans skip it
+            return None
+        return loaded
+
+    def _take(self, name: str, accept: Callable[[dict], bool]) -> Claim | None:
+        """Rename inbox/name into .claimed/ and check what we got."""
+        stem = name[:-5]
+        dest = self.claimed_dir / f"{stem}@{self.owner}"
+        try:
+            os.rename(self.inbox / name, dest)
+        except FileNotFoundError:
+            return None  # another reader won
+        if os.path.islink(dest):  # it was delivered (a link) between our look and our rename: give it back
+            self._restore_link(dest, stem)
+            return None
+        loaded = self._load(dest, dest.name)
+        if loaded is None:
+            return None  # quarantined
+        msg = loaded[0]
+        if msg["status"] != "pending":
+            self._finish(dest, stem, msg, receipt=None)
+            return None
+        if message.expired(msg):
+            self._finish(dest, stem, dict(msg, status="expired"), receipt="expired")
+            return None
+        if not accept(msg):
+            os.rename(dest, self.inbox / name)  # not for us after all: back, unchanged
+            return None
+        return Claim(dest, msg)
+
     def finalize(self, claim: Claim) -> dict:
-        """Finish delivering a claimed message: read copy, inbox link, claim gone."""
+        """Finish delivering a claimed message: read copy, inbox link, claim gone; the sender gets a receipt."""
         msg = dict(claim.message, status="read")
         msg["metadata"] = dict(msg.get("metadata", {}), readAt=message.now_iso())
-        self._finish(claim.path, msg)
+        self._finish(claim.path, claim.id, msg, receipt="read")
+        if msg["type"] == "response" and msg.get("inReplyTo"):  # our own question is answered now
+            write_receipt(self.root, self.session_dir.name, msg["inReplyTo"], "answered")
         return msg
 
     def release(self, claim: Claim, *, redelivery: bool = True) -> None:
-        """Put a claimed message back as pending; a redelivery counts one more attempt."""
-        msg = claim.message
-        if redelivery:
-            msg = dict(msg, metadata=dict(msg.get("metadata", {}), attempt=message.attempt(msg) + 1))
-        layout.atomic_write(self.inbox / message.filename(msg["id"]), layout.dumps(msg))
-        layout.unlink_quietly(claim.path)
+        """Put a claimed message back as pending (one rename); a redelivery counts one more attempt."""
+        self._put_back(claim.path, claim.id, claim.message, redelivery)
 
     @contextmanager
     def delivering(self, claim: Claim) -> Iterator[dict]:
-        """Hand a claimed message to the block; finalize if it returns, put it back if it raises."""
+        """Hand a claimed message to the block; finalize if it returns, put it back if it raises. A block that
+        raises BadMessage says the message cannot be presented: it is quarantined instead of bouncing forever."""
         try:
             yield claim.message
+        except BadMessage as e:
+            self._quarantine(claim.path, f"cannot be presented: {e}")
+            raise
         except BaseException:
             self.release(claim)
             raise
         self.finalize(claim)
 
+    # --- crash recovery ------------------------------------------------------------------------------------------
+
     def recover(self) -> int:
-        """Put back messages claimed by readers that died; returns how many were redelivered."""
-        restored = 0
-        for name in os.listdir(self.claimed_dir):
-            msg_id, _, owner = name.rpartition("@")
-            if not msg_id or owner == self.owner or _owner_alive(owner):
-                continue
-            mine = self.claimed_dir / f"{msg_id}@{self.owner}"
+        """Settle claims of readers that died; returns how many messages were put back for redelivery.
+
+        One recoverer per inbox at a time (an flock the kernel drops if it dies); another caller skips, since the
+        holder is doing the same work."""
+        try:
+            names = [n for n in os.listdir(self.claimed_dir) if not n.startswith(".")]
+        except FileNotFoundError:
+            return 0
+        dead = [n for n in names if (o := n.rpartition("@")[2]) != self.owner and not owner_alive(o)]
+        if not dead:
+            return 0
+        try:
+            lock = layout.lock(self.session_dir / ".recover.lock", timeout=0)
+            lock.acquire()
+        except LockTimeout:
+            return 0
+        try:
+            return sum(self._recover_one(name) for name in dead)
+        finally:
+            lock.release()
+
+    def _recover_one(self, name: str) -> int:
+        path = self.claimed_dir / name
+        msg_id = name.rpartition("@")[0]
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return 0
+        if not validate.MESSAGE_ID.fullmatch(msg_id):
+            self._quarantine(path, "claim name is not a message id")
+            return 0
+        if stat.S_ISLNK(st.st_mode):  # a reader died holding a delivered link it renamed by mistake
+            self._restore_link(path, msg_id)
+            return 0
+        if self._is_file(self.read_dir / f"{msg_id}.json"):  # it died inside finalize: finish it, no redelivery
+            layout.atomic_symlink(f".read/{msg_id}.json", self.inbox / f"{msg_id}.json")
+            layout.unlink_quietly(path)
+            return 0
+        pending = self.inbox / f"{msg_id}.json"
+        try:
+            other = os.lstat(pending)
+        except FileNotFoundError:
+            other = None
+        if other is not None:  # moves are renames, so this is another file of that name: keep both, hand out one
+            self._quarantine(path, "another file took its name while it was claimed")
+            return 0
+        for n in os.listdir(self.claimed_dir):  # a live reader holds a message of that name: never hand out two
+            if n != name and n.rpartition("@")[0] == msg_id and owner_alive(n.rpartition("@")[2]):
+                self._quarantine(path, "a live reader holds another file of the same name")
+                return 0
+        loaded = self._load(path, name)
+        if loaded is None:
+            return 0
+        self._put_back(path, msg_id, loaded[0], redelivery=True)
+        return 1
+
+    def _put_back(self, path: Path, msg_id: str, msg: dict, redelivery: bool) -> None:
+        """Pending again, in one rename of the claim; the rewrite before it is atomic too, so a crash between the
+        two leaves a claim a later recovery puts back (the attempt then counts once more: still marked)."""
+        if redelivery:
+            tries = message.attempt(msg) + 1
+            if tries > MAX_ATTEMPTS:
+                self._quarantine(path, f"not delivered after {MAX_ATTEMPTS} attempts")
+                return
+            msg = dict(msg, metadata=dict(msg.get("metadata", {}), attempt=tries))
+            layout.atomic_write(path, layout.dumps(msg))
+        os.rename(path, self.inbox / f"{msg_id}.json")
+
+    def _restore_link(self, path: Path, msg_id: str) -> None:
+        """A delivered link that ended up in .claimed/: back to the inbox if nothing is there, else dropped."""
+        if os.readlink(path) == f".read/{msg_id}.json" and not os.path.lexists(self.inbox / f"{msg_id}.json"):
+            os.rename(path, self.inbox / f"{msg_id}.json")
+        else:
+            layout.unlink_quietly(path)
+
+    # --- abandoning (the session ended) --------------------------------------------------------------------------
+
+    def abandon(self) -> int:
+        """For a session being removed: tell each sender that its unread messages are undeliverable. Returns how
+        many. Reads only names and the sender field; bad files are skipped (the dir is about to go)."""
+        told = 0
+        folders = [(self.inbox, lambda n: n.endswith(".json") and not n.startswith(".")),
+                   (self.claimed_dir, lambda n: "@" in n)]
+        for folder, wanted in folders:
             try:
-                os.rename(self.claimed_dir / name, mine)  # take over: only one recoverer wins
+                names = [n for n in os.listdir(folder) if wanted(n)]
             except FileNotFoundError:
                 continue
-            if os.path.lexists(self.inbox / f"{msg_id}.json"):
-                layout.unlink_quietly(mine)  # it was delivered (or already put back) before the crash
-                continue
-            try:
-                msg = message.parse(mine.read_bytes())
-            except BadMessage as e:
-                self._quarantine(mine, str(e))
-                continue
-            self.release(Claim(mine, msg))
-            restored += 1
-        return restored
+            for name in names:
+                try:
+                    msg = message.parse(layout.read_bytes(folder / name, message.file_cap()))
+                except (OSError, BadMessage):
+                    continue
+                write_receipt(self.root, msg["from"], msg["id"], "undeliverable")
+                told += 1
+        return told
+
+    # --- noticing (drivers that only say a message exists) -------------------------------------------------------
+
+    def due_notices(self, accept: Callable[[dict], bool], now: float | None = None,
+                    limit: int = 20) -> list[dict]:
+        """Pending messages a notifier should mention now: never noticed, or noticed and still unread after the
+        backoff (1, 3, then every 10 minutes). Oldest first, at most `limit`."""
+        now = now or time.time()
+
+        def due(msg: dict) -> bool:
+            count, at = self._noticed(msg["id"])
+            return count == 0 or now - at >= NOTICE_BACKOFF_S[min(count, len(NOTICE_BACKOFF_S)) - 1]
+
+        return self.peek(limit, lambda m: accept(m) and due(m))
+
+    def mark_noticed(self, msg: dict, now: float | None = None) -> None:
+        """Record that the agent was told about msg (not that it read it); the sender gets a receipt."""
+        count, _ = self._noticed(msg["id"])
+        marker = self.noticed_dir / validate.message_id(msg["id"])
+        layout.make_dirs(self.noticed_dir)
+        layout.atomic_write(marker, f"{count + 1} {now or time.time()}".encode(), durable=False)
+        write_receipt(self.root, msg["from"], msg["id"], "noticed")
+
+    def is_noticed(self, msg_id: str) -> bool:
+        """True once a driver has told the agent about this message."""
+        return self._noticed(msg_id)[0] > 0
+
+    def _noticed(self, msg_id: str) -> tuple[int, float]:
+        try:
+            count, at = layout.read_text(self.noticed_dir / msg_id).split()
+            return int(count), float(at)
+        except (OSError, ValueError):
+            return 0, 0.0
 
     # --- waiting for replies -------------------------------------------------------------------------------------
 
     @contextmanager
     def awaiting(self, msg_id: str) -> Iterator[None]:
         """Mark that this process waits for the reply to msg_id, so other readers leave that reply to it."""
-        path = self.waiting_dir / message.validate.message_id(msg_id)
+        path = self.waiting_dir / validate.message_id(msg_id)
         layout.atomic_write(path, self.owner.encode(), durable=False)
         try:
             yield
@@ -275,23 +509,35 @@ class Mailbox:
             layout.unlink_quietly(path)
 
     def is_awaited(self, msg_id: object) -> bool:
-        if not isinstance(msg_id, str) or not message.validate.MESSAGE_ID.fullmatch(msg_id):
+        """True while a live ask/receive waits for the reply to msg_id."""
+        if not isinstance(msg_id, str) or not validate.MESSAGE_ID.fullmatch(msg_id):
             return False
         try:
-            return _owner_alive((self.waiting_dir / msg_id).read_text())
-        except OSError:
+            return owner_alive(layout.read_text(self.waiting_dir / msg_id))
+        except (OSError, UnicodeDecodeError):
             return False
 
     # --- internals -----------------------------------------------------------------------------------------------
 
-    def _finish(self, claimed: Path, msg: dict) -> None:
-        name = message.filename(msg["id"])
+    @staticmethod
+    def _is_file(path: Path) -> bool:
+        try:
+            return stat.S_ISREG(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            return False
+
+    def _finish(self, claimed: Path, msg_id: str, msg: dict, receipt: str | None) -> None:
+        name = f"{msg_id}.json"
         layout.atomic_write(self.read_dir / name, layout.dumps(msg), durable=False)
         layout.atomic_symlink(f".read/{name}", self.inbox / name)
         layout.unlink_quietly(claimed)
+        layout.unlink_quietly(self.noticed_dir / msg_id)
+        if receipt:
+            write_receipt(self.root, msg["from"], msg_id, receipt)
 
     def _adopt_read(self, name: str) -> None:
         tmp = self.read_dir / f".adopt-{name[:-5]}"
+        layout.unlink_quietly(tmp)
         try:
             os.link(self.inbox / name, tmp)  # same file, second name: never absent from the inbox
         except FileNotFoundError:
@@ -300,8 +546,8 @@ class Mailbox:
         layout.atomic_symlink(f".read/{name}", self.inbox / name)
 
     def _quarantine(self, path: Path, reason: str) -> None:
-        self.quarantine_dir.mkdir(mode=layout.DIR_MODE, exist_ok=True)
-        dest = self.quarantine_dir / f"{int(time.time())}-{path.name}"
+        layout.make_dirs(self.quarantine_dir)
+        dest = self.quarantine_dir / f"{time.time_ns()}-{path.name}"
         try:
             os.rename(path, dest)
         except FileNotFoundError:

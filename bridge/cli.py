@@ -6,6 +6,7 @@ Each command parses, calls one core function, and formats: short human text by d
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 from typing import Callable
@@ -16,9 +17,29 @@ import orjson
 from bridge import __version__, layout, protocol, sessions
 from bridge.errors import BridgeError
 from bridge.sessions import Session
+from bridge.terminal import safe, safe_line
 
 EXIT_CODES = """\b
 Exit codes: 0 ok, 1 error, 2 usage, 3 timeout, 4 no session (run `start`), 5 peer unknown or gone."""
+
+
+class Seconds(click.ParamType):
+    """A --timeout: a finite number of seconds >= 0, where 0 waits forever."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx) -> float:
+        """The value as a float; nan, inf and negatives are usage errors (nan would wait forever unnoticed)."""
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"must be a finite number of seconds >= 0 (0 waits forever), not {value!r}", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
 
 
 def emit(data: object) -> None:
@@ -38,7 +59,7 @@ def command(group: click.Group, name: str | None = None, **kw) -> Callable:
                 if as_json:
                     emit({"error": str(e), "exitCode": e.exit_code})
                 else:
-                    click.echo(f"Error: {e}", err=True)
+                    click.echo(safe(f"Error: {e}"), err=True)  # errors may quote peers' names
                 sys.exit(e.exit_code)
 
         run = click.option("--json", "as_json", is_flag=True, help="Print stable JSON instead of text.")(run)
@@ -78,22 +99,22 @@ def me() -> Session:
 
 def warn_reports(session: Session) -> None:
     for note in session.mailbox.reports:
-        click.echo(f"warning: {note}", err=True)
+        click.echo(safe(f"warning: {note}"), err=True)  # names the peer-written file
 
 
 def describe_message(msg: dict) -> str:
     meta = msg.get("metadata", {})
-    who = f"{meta.get('fromLabel') or meta.get('fromProject', 'unknown')} ({msg['from']})"
+    who = f"{safe_line(meta.get('fromLabel') or meta.get('fromProject', 'unknown'))} ({safe_line(msg['from'])})"
     kind = msg["type"]
-    head = f"[{kind}] from {who} · {msg['id']}"
+    head = f"[{safe_line(kind)}] from {who} · {safe_line(msg['id'])}"
     if msg.get("inReplyTo"):
-        head += f" · in reply to {msg['inReplyTo']}"
+        head += f" · in reply to {safe_line(msg['inReplyTo'])}"
     attempt = meta.get("attempt", 1)
     if isinstance(attempt, int) and attempt > 1:
         head += f" · redelivered (attempt {attempt})"
-    lines = [head, msg["content"]]
+    lines = [head, safe(msg["content"])]
     if kind == "query":
-        lines += ["", f'Answer with: session-bridge reply {msg["id"]} "<your answer>"']
+        lines += ["", f'Answer with: session-bridge reply {safe_line(msg["id"])} "<your answer>"']
     return "\n".join(lines)
 
 
@@ -125,9 +146,10 @@ def start(label: str | None, as_json: bool) -> None:
     if as_json:
         return emit({"created": created, **session.manifest})
     verb = "Started" if created else "Resumed"
-    click.echo(f"{verb} bridge session {session.id} for {session.manifest['projectName']}"
-               + (f" (label {session.manifest['label']})" if session.manifest.get("label") else "") + ".")
-    click.echo(f"Peers connect with: session-bridge connect {session.manifest.get('label') or session.id}")
+    m = session.manifest
+    click.echo(f"{verb} bridge session {safe_line(session.id)} for {safe_line(m['projectName'])}"
+               + (f" (label {safe_line(m['label'])})" if m.get("label") else "") + ".")
+    click.echo(f"Peers connect with: session-bridge connect {safe_line(m.get('label') or session.id)}")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -142,8 +164,9 @@ def whoami(as_json: bool) -> None:
     if as_json:
         return emit(session.manifest)
     m = session.manifest
-    click.echo(f"{session.id}  {m.get('projectName')}  {m.get('projectPath')}"
-               + (f"  label={m['label']}" if m.get("label") else "") + f"  host={m.get('host', 'unknown')}")
+    click.echo(f"{safe_line(session.id)}  {safe_line(m.get('projectName'))}  {safe_line(m.get('projectPath'))}"
+               + (f"  label={safe_line(m['label'])}" if m.get("label") else "")
+               + f"  host={safe_line(m.get('host', 'unknown'))}")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -158,15 +181,17 @@ def connect(peer: str, as_json: bool) -> None:
     session = me()
     target = sessions.find_peer(session.root, peer, session)
     if target.liveness != "active":
-        click.echo(f"warning: {target.describe()} looks {target.liveness}; connecting anyway", err=True)
+        click.echo(f"warning: {safe_line(target.describe())} looks {target.liveness}; connecting anyway", err=True)
     msg = protocol.connect(session, target)
     if as_json:
         return emit({"peer": target.manifest, "status": target.liveness, "ping": msg["id"]})
-    click.echo(f"Connected to '{target.manifest.get('projectName')}' ({target.id}) at {target.manifest.get('projectPath')}")
+    m = target.manifest
+    click.echo(f"Connected to '{safe_line(m.get('projectName'))}' ({safe_line(target.id)}) "
+               f"at {safe_line(m.get('projectPath'))}")
 
 
 @command(main, epilog=EXIT_CODES)
-@click.option("--timeout", type=float, default=0, show_default=True, help="Seconds to wait; 0 waits forever.")
+@click.option("--timeout", type=SECONDS, default=0, show_default=True, help="Seconds to wait; 0 waits forever.")
 def listen(timeout: float, as_json: bool) -> None:
     """Wait for the next message to this session and print it.
 
@@ -192,8 +217,9 @@ def _print_answer(answer: dict, started: float, as_json: bool, question: dict | 
     if as_json:
         return emit({"question": question, "answer": answer} if question else answer)
     who = answer.get("metadata", {}).get("fromLabel") or answer.get("metadata", {}).get("fromProject", "peer")
-    click.echo(f"Answer from {who} ({answer['from']}) after {time.monotonic() - started:.2f}s:", err=True)
-    click.echo(answer["content"])
+    click.echo(f"Answer from {safe_line(who)} ({safe_line(answer['from'])}) after {time.monotonic() - started:.2f}s:",
+               err=True)
+    click.echo(safe(answer["content"]))
     sys.stdout.flush()
 
 
@@ -201,7 +227,8 @@ def _print_answer(answer: dict, started: float, as_json: bool, question: dict | 
 @click.argument("peer")
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the question from this file.")
-@click.option("--timeout", type=float, default=90, show_default=True, help="Seconds to wait for the answer.")
+@click.option("--timeout", type=SECONDS, default=90, show_default=True,
+              help="Seconds to wait for the answer; 0 waits forever.")
 def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: bool) -> None:
     """Ask a peer a question and print its answer.
 
@@ -233,7 +260,7 @@ def reply(message_id: str, text: str | None, file: str | None, as_json: bool) ->
     msg = protocol.reply(session, message_id, body(text, file))
     if as_json:
         return emit(msg)
-    click.echo(f"Replied to {msg['to']} with {msg['id']}.")
+    click.echo(f"Replied to {safe_line(msg['to'])} with {msg['id']}.")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -259,7 +286,7 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
 
 @command(main, epilog=EXIT_CODES)
 @click.argument("message_id")
-@click.option("--timeout", type=float, default=90, show_default=True, help="Seconds to wait; 0 waits forever.")
+@click.option("--timeout", type=SECONDS, default=90, show_default=True, help="Seconds to wait; 0 waits forever.")
 def receive(message_id: str, timeout: float, as_json: bool) -> None:
     """Wait for the reply to a message you sent (e.g. after `ask` timed out).
 
@@ -290,11 +317,12 @@ def peers(as_json: bool) -> None:
         click.echo("No other bridge sessions. Start one in another project with: session-bridge start")
         return
     rows = [("SESSION", "LABEL", "PROJECT", "HOST", "STATUS", "PATH")]
-    rows += [(s.id, s.manifest.get("label") or "-", s.manifest.get("projectName", "?"),
-              s.manifest.get("host", "reference"), s.liveness, s.manifest.get("projectPath", "?")) for s in others]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    rows += [tuple(map(safe_line, (s.id, s.manifest.get("label") or "-", s.manifest.get("projectName", "?"),
+                                   s.manifest.get("host", "reference"), s.liveness,
+                                   s.manifest.get("projectPath", "?")))) for s in others]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[5]))
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
 
 
 @command(main, epilog=EXIT_CODES)
@@ -309,9 +337,10 @@ def status(as_json: bool) -> None:
     if as_json:
         return emit(info)
     m = info["session"]
-    click.echo(f"Session {m['sessionId']} ({m.get('label') or m.get('projectName')}) · {info['pending']} pending")
+    click.echo(f"Session {safe_line(m['sessionId'])} ({safe_line(m.get('label') or m.get('projectName'))}) · "
+               f"{info['pending']} pending")
     for c in info["connections"]:
-        click.echo(f"  connected: {c['sessionId']} {c['name'] or '?'} [{c['status']}]")
+        click.echo(f"  connected: {safe_line(c['sessionId'])} {safe_line(c['name'] or '?')} [{c['status']}]")
     if not info["connections"]:
         click.echo("  no connections yet; connect with: session-bridge connect <peer>")
 
@@ -333,8 +362,9 @@ def inbox(include_read: bool, as_json: bool) -> None:
     if not msgs:
         click.echo("Inbox empty." if include_read else "No pending messages.")
     for m in msgs:
-        first = (m["content"].splitlines() or [""])[0][:80]
-        click.echo(f"{m['id']}  {m.get('status', 'pending'):7}  {m['type']:13}  from {m['from']}: {first}")
+        first = safe_line((m["content"].splitlines() or [""])[0][:80])
+        click.echo(f"{safe_line(m['id'])}  {safe_line(m.get('status', 'pending')):7}  {safe_line(m['type']):13}  "
+                   f"from {safe_line(m['from'])}: {first}")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -349,7 +379,8 @@ def stop(as_json: bool) -> None:
     notified = protocol.stop(session)
     if as_json:
         return emit({"stopped": session.id, "notified": notified})
-    click.echo(f"Stopped session {session.id}; told {len(notified)} peer(s)" + (f": {', '.join(notified)}." if notified else "."))
+    click.echo(f"Stopped session {session.id}; told {len(notified)} peer(s)"
+               + (f": {safe_line(', '.join(notified))}." if notified else "."))
 
 
 @command(main, epilog=EXIT_CODES)

@@ -15,10 +15,11 @@ import orjson
 from bridge import layout, message, protocol, sessions
 from bridge.errors import BridgeError, PeerNotFound, Timeout
 from bridge.sessions import Session
+from bridge.terminal import safe, safe_line
 
 
 def fail(text: str) -> None:
-    click.echo(text, err=True)
+    click.echo(safe(text), err=True)  # errors may quote peers' names
     sys.exit(1)
 
 
@@ -83,11 +84,13 @@ def connect_peer(target: str) -> None:
     if peer.liveness != "active":
         hb = message.parse_iso(peer.manifest.get("lastHeartbeat"))
         age = int(time.time() - hb) if hb else 0
-        click.echo(f"Warning: Session {peer.id} appears stale (last active {age}s ago). Connecting anyway.", err=True)
+        click.echo(f"Warning: Session {safe_line(peer.id)} appears stale (last active {age}s ago). Connecting anyway.",
+                   err=True)
     protocol.connect(me, peer)
     m = peer.manifest
-    label = f" [{m['label']}]" if m.get("label") else ""
-    click.echo(f"Connected to '{m.get('projectName')}' ({peer.id}){label} at {m.get('projectPath')}")
+    label = f" [{safe_line(m['label'])}]" if m.get("label") else ""
+    click.echo(f"Connected to '{safe_line(m.get('projectName'))}' ({safe_line(peer.id)}){label} "
+               f"at {safe_line(m.get('projectPath'))}")
 
 
 @compat.command("send-message")
@@ -106,6 +109,11 @@ def send_message(target: str, type: str, content: str, in_reply_to: str | None) 
     click.echo(msg["id"], nl=False)
 
 
+def _is_seconds(text: str) -> bool:
+    """True for a whole number of seconds in ASCII digits: never nan, inf, a sign, or a digit int() cannot read."""
+    return text.isascii() and text.isdigit()
+
+
 def _session(sid: str) -> Session:
     s = sessions.load(layout.bridge_dir(), sid) if sid else None
     if s is None:
@@ -113,33 +121,38 @@ def _session(sid: str) -> Session:
     return s
 
 
-@compat.command("bridge-listen")
+# A timeout like -1 is the script's argument to refuse with exit 1, not an unknown option (click's exit 2).
+ARGS_MAY_START_WITH_DASH = {"ignore_unknown_options": True}
+
+
+@compat.command("bridge-listen", context_settings=ARGS_MAY_START_WITH_DASH)
 @click.argument("args", nargs=-1)
 @guarded
 def bridge_listen(args: tuple[str, ...]) -> None:
     """bridge-listen.sh [<session-id>] [timeout-s]: block for the next message (0 = forever)."""
-    if args and args[0] != "0" and not args[0].isdigit():
+    if args and not _is_seconds(args[0]):
         me, timeout = _session(args[0]), args[1] if len(args) > 1 else "0"
     else:
         me, timeout = caller(), args[0] if args else "0"
-    if not timeout.isdigit():
+    if not _is_seconds(timeout):
         fail(f"Error: timeout must be a whole number of seconds, not {timeout!r}")
     try:
         with protocol.listen(me, int(timeout), absorb_pings=False) as m:
+            # One KEY=value per line: safe_line keeps a peer's newline from forging a header or the --- line.
             lines = [
-                f"MESSAGE_ID={m['id']}", f"FROM_ID={m['from']}", f"TO_ID={m['to']}",
-                f"FROM_PROJECT={m['metadata'].get('fromProject', 'unknown')}", f"TYPE={m['type']}",
-                f"IN_REPLY_TO={m.get('inReplyTo') or ''}",
+                f"MESSAGE_ID={safe_line(m['id'])}", f"FROM_ID={safe_line(m['from'])}", f"TO_ID={safe_line(m['to'])}",
+                f"FROM_PROJECT={safe_line(m['metadata'].get('fromProject', 'unknown'))}",
+                f"TYPE={safe_line(m['type'])}", f"IN_REPLY_TO={safe_line(m.get('inReplyTo') or '')}",
             ]
             if message.attempt(m) > 1:
                 lines.append(f"ATTEMPT={message.attempt(m)}")
-            click.echo("\n".join([*lines, "---", m["content"]]))
+            click.echo("\n".join([*lines, "---", safe(m["content"])]))
             sys.stdout.flush()
     except Timeout:
         sys.exit(1)
 
 
-@compat.command("bridge-receive")
+@compat.command("bridge-receive", context_settings=ARGS_MAY_START_WITH_DASH)
 @click.argument("session_id")
 @click.argument("message_id")
 @click.argument("timeout", default="60")
@@ -147,12 +160,12 @@ def bridge_listen(args: tuple[str, ...]) -> None:
 def bridge_receive(session_id: str, message_id: str, timeout: str) -> None:
     """bridge-receive.sh <session-id> <message-id> [timeout-s=60]: block for the reply."""
     me = _session(session_id)
-    if not timeout.isdigit():
+    if not _is_seconds(timeout):
         fail(f"Error: timeout must be a whole number of seconds, not {timeout!r}")
     try:
         with protocol.receive(me, message_id, int(timeout)) as m:
-            click.echo(f"Response from {m['metadata'].get('fromProject', 'unknown')}:")
-            click.echo(m["content"])
+            click.echo(f"Response from {safe_line(m['metadata'].get('fromProject', 'unknown'))}:")
+            click.echo(safe(m["content"]))
             sys.stdout.flush()
     except Timeout:
         click.echo(f"No response received after {timeout}s. The peer may be inactive.")
@@ -171,7 +184,8 @@ def list_peers() -> None:
     click.echo(f"{'-------':<10} {'-------':<20} {'------':<8} ----")
     for s in found:
         state = "active" if s.liveness == "active" else "stale"
-        click.echo(f"{s.id:<10} {s.manifest.get('projectName', '?'):<20} {state:<8} {s.manifest.get('projectPath', '?')}")
+        name, path = safe_line(s.manifest.get("projectName", "?")), safe_line(s.manifest.get("projectPath", "?"))
+        click.echo(f"{safe_line(s.id):<10} {name:<20} {state:<8} {path}")
 
 
 def _hook_json(system_message: str | None = None) -> None:

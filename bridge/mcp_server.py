@@ -5,6 +5,8 @@ This module is imported on every CLI call, so it stays light: the `mcp` package 
 
 from __future__ import annotations
 
+import math
+
 import click
 
 
@@ -25,8 +27,9 @@ def mcp(wait_s: float, channels: bool) -> None:
     Example (in an agent's MCP config):
         {"command": "/path/to/session-bridge", "args": ["mcp"]}
     """
-    if wait_s <= 0:
-        raise click.BadParameter("must be more than 0 seconds, e.g. 40", param_hint="--wait")
+    if not math.isfinite(wait_s) or wait_s <= 0:  # nan passes `<= 0` and would make every wait endless
+        raise click.BadParameter(f"must be a finite number of seconds > 0, e.g. 40, not {wait_s!r}",
+                                 param_hint="--wait")
     from bridge import mcp_tools
 
     mcp_tools.serve(wait_s=wait_s, channels=channels)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import re
 import sys
@@ -224,10 +225,14 @@ async def taken(open_wait: Callable[[], AbstractContextManager]) -> AsyncIterato
 
 
 def wait_time(wait_s: float | None) -> float:
+    """The seconds a waiting tool blocks: wait_s capped by the server's wait, the server's wait when omitted.
+
+    NaN slips through every comparison (and would wait forever), so only finite values >= 0 are taken; JSON
+    clients can send NaN, Infinity or the strings "nan"/"inf", which pydantic turns into floats."""
     if wait_s is None:
         return WAIT_S
-    if wait_s < 0:
-        raise BridgeError("wait_s must be 0 or more seconds")
+    if not math.isfinite(wait_s) or wait_s < 0:
+        raise BridgeError(f"wait_s must be a finite number of seconds >= 0, not {wait_s!r}")
     return max(min(wait_s, WAIT_S), 0.001)
 
 
@@ -302,10 +307,11 @@ async def bridge_ask(peer: Peer, question: Text, wait_s: WaitS = None) -> Answer
     seconds (default and maximum: the server's wait, 40 s). If the answer has not come by then, the result has
     status "waiting" and the question's id: the question stays delivered, so call bridge_receive with that
     question_id to keep waiting; do not ask again."""
+    wait = wait_time(wait_s)  # before sending: a refused wait_s must not leave a question behind
     session = me()
     target = sessions.find_peer(session.root, peer, session)
     q = await anyio.to_thread.run_sync(protocol.send, session, target, "query", question)
-    return await _await_answer(session, q["id"], wait_time(wait_s), target)
+    return await _await_answer(session, q["id"], wait, target)
 
 
 @tool(read_only=False)
@@ -315,13 +321,14 @@ async def bridge_receive(message_id: MessageId, wait_s: WaitS = None) -> AnswerR
     Waits at most `wait_s` seconds (default and maximum: 40 s) and returns status "waiting" if nothing came;
     call it again to keep waiting, or check with bridge_peers that the peer is still active. An answer that already
     reached this session another way (bridge_listen, a hook, a channel event) is returned at once."""
+    wait = wait_time(wait_s)
     session = me()
     earlier = await anyio.to_thread.run_sync(protocol.delivered_reply, session, message_id)
     if earlier is not None:
         return AnswerResult(status="answered", question_id=message_id, answer=message_out(earlier),
                             note="This answer was delivered before (e.g. by bridge_listen, a hook or a channel "
                                  "event); here it is again.")
-    return await _await_answer(session, message_id, wait_time(wait_s), None)
+    return await _await_answer(session, message_id, wait, None)
 
 
 async def _await_answer(session: Session, question_id: str, wait_s: float, peer: Session | None) -> AnswerResult:

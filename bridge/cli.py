@@ -14,7 +14,7 @@ from typing import Callable
 import click
 import orjson
 
-from bridge import __version__, layout, protocol, sessions
+from bridge import __version__, layout, message, protocol, sessions
 from bridge.errors import BridgeError
 from bridge.sessions import Session
 from bridge.terminal import safe, safe_line
@@ -269,16 +269,21 @@ def reply(message_id: str, text: str | None, file: str | None, as_json: bool) ->
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the body from this file.")
 @click.option("--in-reply-to", help="The message id this one answers.")
-def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: str | None, as_json: bool) -> None:
+@click.option("--ttl", type=SECONDS, help="Seconds after which an unread message expires (is never handed out).")
+def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: str | None, ttl: float | None,
+         as_json: bool) -> None:
     """Send one message of any type without waiting (query, response, ping, ...).
 
+    `session-bridge outbox` shows what became of it.
+
     \b
-    Example:
+    Examples:
         session-bridge send library query "Is 2.1 released?"
+        session-bridge send library query "Still at your desk?" --ttl 600
     """
     session = me()
     target = sessions.find_peer(session.root, peer, session)
-    msg = protocol.send(session, target, type, body(text, file), in_reply_to)
+    msg = protocol.send(session, target, type, body(text, file), in_reply_to, ttl=ttl)
     if as_json:
         return emit(msg)
     click.echo(msg["id"])
@@ -347,15 +352,19 @@ def status(as_json: bool) -> None:
 
 @command(main, epilog=EXIT_CODES)
 @click.option("--all", "include_read", is_flag=True, help="Include messages already delivered.")
-def inbox(include_read: bool, as_json: bool) -> None:
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show at most this many pending messages, oldest first (0: all).")
+def inbox(include_read: bool, limit: int, as_json: bool) -> None:
     """List messages waiting for this session, without taking them.
 
     \b
-    Example:
-        session-bridge inbox --all
+    Examples:
+        session-bridge inbox
+        session-bridge inbox --all --limit 0 --json
     """
     session = me()
-    msgs = protocol.inbox(session, include_read)
+    msgs = protocol.inbox(session, include_read, limit or None)
+    waiting = session.mailbox.count()
     warn_reports(session)
     if as_json:
         return emit(msgs)
@@ -365,6 +374,82 @@ def inbox(include_read: bool, as_json: bool) -> None:
         first = safe_line((m["content"].splitlines() or [""])[0][:80])
         click.echo(f"{safe_line(m['id'])}  {safe_line(m.get('status', 'pending')):7}  {safe_line(m['type']):13}  "
                    f"from {safe_line(m['from'])}: {first}")
+    shown = sum(1 for m in msgs if m.get("status") == "pending")
+    if waiting > shown:
+        click.echo(f"... {waiting - shown} more pending; show them with --limit 0, take one with: "
+                   "session-bridge read <message-id>")
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("message_id")
+def read(message_id: str, as_json: bool) -> None:
+    """Take one message of this session's inbox by id and print it (it is read from then on).
+
+    A message already read is printed again (with a note on stderr).
+
+    \b
+    Example:
+        session-bridge read msg-1732170000000000000-a1b2c3
+    """
+    session = me()
+    with protocol.read(session, message_id) as (msg, taken_now):
+        if not taken_now:
+            click.echo(f"(already read at {safe_line(msg['metadata'].get('readAt', '?'))})", err=True)
+        if as_json:
+            emit(msg)
+        else:
+            click.echo(describe_message(msg))
+        sys.stdout.flush()
+
+
+@command(main, epilog=EXIT_CODES)
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Show the newest this many sent messages (0: all).")
+def outbox(limit: int, as_json: bool) -> None:
+    """List the messages this session sent, each with its delivery state.
+
+    \b
+    States: queued (waiting in the peer's inbox), noticed (the peer's agent was told it exists), read (the agent
+    took it), answered (its reply arrived), undeliverable (the peer ended before reading it), expired (its --ttl
+    passed unread).
+
+    \b
+    Example:
+        session-bridge outbox --json
+    """
+    msgs = protocol.outbox(me(), limit or None)
+    if as_json:
+        return emit(msgs)
+    if not msgs:
+        click.echo("Nothing sent yet.")
+    for m in msgs:
+        first = safe_line((m["content"].splitlines() or [""])[0][:60])
+        click.echo(f"{safe_line(m['id'])}  {m['state']:13}  {safe_line(m['type']):13}  to {safe_line(m['to'])}: "
+                   f"{first}")
+
+
+@command(main, epilog=EXIT_CODES)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many pointers.")
+def notice(limit: int, as_json: bool) -> None:
+    """Print a short pointer for each message the agent has not been told about (for drivers: a monitor, a tmux
+    nudge). Marks them noticed, not read; unread ones come up again after 1, 3, then every 10 minutes.
+
+    \b
+    Example:
+        session-bridge notice --json
+    """
+    session = me()
+    with protocol.notice(session, limit) as due:
+        if as_json:
+            emit([{"id": m["id"], "from": m["from"], "fromName": message.sender_name(m), "type": m["type"],
+                   "timestamp": m["timestamp"]} for m in due])
+        else:
+            for m in due:
+                click.echo(f"session-bridge: {safe_line(m['type'])} {safe_line(m['id'])} from "
+                           f"{safe_line(message.sender_name(m))} waits; take it with: session-bridge read "
+                           f"{safe_line(m['id'])}")
+        sys.stdout.flush()
 
 
 @command(main, epilog=EXIT_CODES)

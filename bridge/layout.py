@@ -23,10 +23,14 @@ creates gets 0700 / 0600 whatever the umask.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 from filelock import FileLock
@@ -109,8 +113,36 @@ def make_dirs(path: Path) -> None:
 
 
 def lock(path: Path, timeout: float = 10) -> FileLock:
-    """A process lock (flock: the kernel drops it when its holder dies) whose file is 0600."""
+    """A process lock (flock: the kernel drops it when its holder dies) whose file is 0600. Its directory must
+    exist: filelock would create it with the umask's mode."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent))
     return FileLock(path, timeout=timeout, mode=FILE_MODE)
+
+
+class Busy(Exception):
+    """A directory lock another process holds (see dir_lock)."""
+
+
+@contextmanager
+def dir_lock(path: Path, timeout: float = 10) -> Iterator[None]:
+    """flock on a directory itself. Unlike a lock file (filelock mkdirs its parent), it can never bring back a
+    directory that stop removed: a removed one raises FileNotFoundError. The kernel drops it if the holder dies.
+    timeout 0 raises Busy at once when another process holds it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(str(path)) from None
+                time.sleep(0.005)  # as filelock does: holders keep it for a few file operations
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
 
 
 def pointer_path(project: Path) -> Path:

@@ -23,10 +23,11 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from bridge import __version__, layout, message, protocol, sessions
 from bridge.errors import BridgeError, NoSession, Timeout
+from bridge.message import BadMessage
 from bridge.sessions import Session
 
 INSTRUCTIONS = """\
@@ -98,6 +99,29 @@ class ListenResult(BaseModel):
 
 class InboxResult(BaseModel):
     messages: list[Message]
+    pending: int = Field(description="How many messages wait in all (the list shows the oldest `limit`)")
+
+
+class SentMessage(BaseModel):
+    message_id: str
+    to: str
+    type: str
+    content: str
+    in_reply_to: str | None
+    sent_at: str | None
+    state: Literal["queued", "noticed", "read", "answered", "undeliverable", "expired"] = Field(
+        description="queued: waiting in the peer's inbox; noticed: the peer's agent was told it exists; read: the "
+                    "peer took it; answered: its reply arrived; undeliverable: the peer ended before reading it; "
+                    "expired: its ttl passed unread")
+
+
+class OutboxResult(BaseModel):
+    messages: list[SentMessage]
+
+
+class ReadResult(BaseModel):
+    message: Message
+    already_read: bool = Field(description="True when this message had been taken before; shown again")
 
 
 class Connection(BaseModel):
@@ -134,6 +158,15 @@ WaitS = Annotated[float | None, Field(description="Seconds to wait at most; defa
                                                   "(40 s unless configured)")]
 
 
+def presented(msg: dict) -> Message:
+    """message_out, where a message the result model refuses raises BadMessage: the core then quarantines it
+    instead of putting it back for every later listen (the parser's schema should make this unreachable)."""
+    try:
+        return message_out(msg)
+    except ValidationError as e:
+        raise BadMessage(f"not presentable over MCP: {e.error_count()} invalid field(s)") from None
+
+
 def message_out(msg: dict) -> Message:
     return Message(message_id=msg["id"], type=msg["type"], sender_session=msg["from"],
                    sender_name=message.sender_name(msg), content=msg["content"], in_reply_to=msg.get("inReplyTo"),
@@ -142,7 +175,8 @@ def message_out(msg: dict) -> Message:
 
 # --- plumbing: errors as tool errors, waits in worker threads ----------------------------------------------------
 
-_CLI_FIX = re.compile(r"`?session-bridge (whoami|start|peers|connect|send|ask|receive|listen|reply|inbox|status|stop)"
+_CLI_FIX = re.compile(r"`?session-bridge (whoami|start|peers|connect|send|ask|receive|listen|reply|inbox|outbox|read|"
+                      r"status|stop)"
                       r"\b[^`;,]*`?")
 
 
@@ -310,8 +344,8 @@ async def bridge_ask(peer: Peer, question: Text, wait_s: WaitS = None) -> Answer
     wait = wait_time(wait_s)  # before sending: a refused wait_s must not leave a question behind
     session = me()
     target = sessions.find_peer(session.root, peer, session)
-    q = await anyio.to_thread.run_sync(protocol.send, session, target, "query", question)
-    return await _await_answer(session, q["id"], wait, target)
+    q = protocol.compose(session, target, "query", question)
+    return await _await_answer(session, q["id"], wait, target, sending=q)
 
 
 @tool(read_only=False)
@@ -331,9 +365,10 @@ async def bridge_receive(message_id: MessageId, wait_s: WaitS = None) -> AnswerR
     return await _await_answer(session, message_id, wait, None)
 
 
-async def _await_answer(session: Session, question_id: str, wait_s: float, peer: Session | None) -> AnswerResult:
+async def _await_answer(session: Session, question_id: str, wait_s: float, peer: Session | None,
+                        sending: dict | None = None) -> AnswerResult:
     try:
-        async with taken(lambda: protocol.receive(session, question_id, wait_s, peer)) as answer:
+        async with taken(lambda: protocol.receive(session, question_id, wait_s, peer, sending=sending)) as answer:
             return AnswerResult(status="answered", question_id=question_id, answer=message_out(answer),
                                 note="Answered. Follow-up questions: call bridge_ask again.")
     except Timeout:
@@ -353,10 +388,14 @@ async def bridge_listen(wait_s: WaitS = None) -> ListenResult:
     session = me()
     wait = wait_time(wait_s)
     try:
-        async with taken(lambda: protocol.listen(session, wait)) as msg:
-            note = (f"Answer with bridge_reply(message_id={msg['id']!r}, text=...), then call bridge_listen again."
-                    if msg["type"] == "query" else "Call bridge_listen again to keep listening.")
-            return ListenResult(status="message", message=message_out(msg), note=note)
+        while True:
+            try:
+                async with taken(lambda: protocol.listen(session, wait)) as msg:
+                    note = (f"Answer with bridge_reply(message_id={msg['id']!r}, text=...), then call bridge_listen "
+                            "again." if msg["type"] == "query" else "Call bridge_listen again to keep listening.")
+                    return ListenResult(status="message", message=presented(msg), note=note)
+            except BadMessage:
+                continue  # quarantined by the core; never offered again
     except Timeout:
         return ListenResult(status="waiting", message=None,
                             note=f"Nothing arrived within {wait:g}s; still listening. Call bridge_listen again.")
@@ -372,12 +411,38 @@ def bridge_reply(message_id: MessageId, text: Text) -> SendResult:
 
 
 @tool(read_only=True, idempotent=True)
-def bridge_inbox(include_delivered: Annotated[bool, Field(description="Also list delivered messages")] = False
+def bridge_inbox(include_delivered: Annotated[bool, Field(description="Also list delivered messages")] = False,
+                 limit: Annotated[int, Field(ge=1, le=1000, description="At most this many pending messages")] = 50
                  ) -> InboxResult:
-    """List messages waiting for this session without taking them (bridge_listen takes them).
+    """List messages waiting for this session without taking them (bridge_listen or bridge_read takes them).
 
-    With include_delivered, also list the messages already delivered, oldest first."""
-    return InboxResult(messages=[message_out(m) for m in protocol.inbox(me(), include_delivered)])
+    Shows the oldest `limit` pending messages and how many wait in all. With include_delivered, also list the
+    messages already delivered, oldest first."""
+    session = me()
+    msgs = protocol.inbox(session, include_delivered, limit)
+    return InboxResult(messages=[message_out(m) for m in msgs], pending=session.mailbox.count())
+
+
+@tool(read_only=False)
+def bridge_read(message_id: MessageId) -> ReadResult:
+    """Take one message of this session's inbox by its id (e.g. one a notification pointed at) and return it.
+
+    It counts as read from then on. A message taken before is returned again with already_read true."""
+    with protocol.read(me(), message_id) as (msg, taken_now):
+        return ReadResult(message=message_out(msg), already_read=not taken_now)
+
+
+@tool(read_only=True, idempotent=True)
+def bridge_outbox(limit: Annotated[int, Field(ge=1, le=1000, description="The newest this many")] = 50
+                  ) -> OutboxResult:
+    """List the messages this session sent with what became of each: queued, noticed, read, answered,
+    undeliverable (the peer ended first) or expired.
+
+    Use it to tell whether a peer has seen a question before asking again."""
+    return OutboxResult(messages=[
+        SentMessage(message_id=m["id"], to=m["to"], type=m["type"], content=m["content"],
+                    in_reply_to=m.get("inReplyTo"), sent_at=m.get("timestamp"), state=m["state"])
+        for m in protocol.outbox(me(), limit)])
 
 
 @tool(read_only=True, idempotent=True)

@@ -194,24 +194,26 @@ def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = Tr
 
 
 @contextmanager
-def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Session | None = None) -> Iterator[dict]:
-    """The reply to msg_id; fails fast with PeerGone if the peer's session ends first."""
+def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Session | None = None, *,
+            sending: dict | None = None) -> Iterator[dict]:
+    """The reply to msg_id; fails fast with PeerGone if the peer's session ends first. With `sending` (a composed
+    message to peer), it is posted only once the wait is marked, so no other reader of this session can take a
+    fast answer."""
     validate.message_id(msg_id)
+    peer = peer or _recipient(me, msg_id)
     with me.mailbox.awaiting(msg_id):
-        claim = _await_reply(me, msg_id, timeout, peer or _recipient(me, msg_id))
+        if sending is not None:
+            post(me, peer, sending)
+        claim = _await_reply(me, msg_id, timeout, peer)
     with me.mailbox.delivering(claim) as msg:
         yield msg
 
 
 @contextmanager
 def ask(me: Session, target: Session, question: str, timeout: float | None = None) -> Iterator[tuple[dict, dict]]:
-    """Send a query and wait for its answer: yields (question, answer). The wait is marked before the question is
-    sent, so no other reader of this session can take a fast answer."""
+    """Send a query and wait for its answer: yields (question, answer)."""
     q = compose(me, target, "query", question)
-    with me.mailbox.awaiting(q["id"]):
-        post(me, target, q)
-        claim = _await_reply(me, q["id"], timeout, target)
-    with me.mailbox.delivering(claim) as answer:
+    with receive(me, q["id"], timeout, target, sending=q) as answer:
         yield q, answer
 
 

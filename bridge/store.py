@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from filelock import Timeout as LockTimeout
 from sortedcontainers import SortedList
 
 from bridge import identity, layout, message, validate
@@ -368,8 +367,8 @@ class Mailbox:
     def recover(self) -> int:
         """Settle claims of readers that died; returns how many messages were put back for redelivery.
 
-        One recoverer per inbox at a time (an flock the kernel drops if it dies); another caller skips, since the
-        holder is doing the same work."""
+        One recoverer per inbox at a time (an flock on .claimed/ the kernel drops if it dies); another caller
+        skips, since the holder is doing the same work."""
         try:
             names = [n for n in os.listdir(self.claimed_dir) if not n.startswith(".")]
         except FileNotFoundError:
@@ -378,14 +377,10 @@ class Mailbox:
         if not dead:
             return 0
         try:
-            lock = layout.lock(self.session_dir / ".recover.lock", timeout=0)
-            lock.acquire()
-        except LockTimeout:
+            with layout.dir_lock(self.claimed_dir, timeout=0):
+                return sum(self._recover_one(name) for name in dead)
+        except layout.Busy:
             return 0
-        try:
-            return sum(self._recover_one(name) for name in dead)
-        finally:
-            lock.release()
 
     def _recover_one(self, name: str) -> int:
         path = self.claimed_dir / name

@@ -224,7 +224,7 @@ def test_both_handshakes_at_the_jsonrpc_level(tmp_path, channels):
         assert "tools" in r["capabilities"]
         assert ("claude/channel" in r["capabilities"].get("experimental", {})) is channels
         tools = legacy.request("tools/list")["result"]["tools"]
-        assert len(tools) == 12
+        assert len(tools) == 14
     finally:
         assert legacy.close() == 0
 

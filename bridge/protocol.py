@@ -19,7 +19,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
 from bridge import identity, layout, message, sessions, validate
@@ -468,7 +467,7 @@ def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[
     the manifest's backgroundListen is turned off, the session ends, its host agent exits, or the timeout passes.
     """
     try:
-        lock = FileLock(me.dir / ".background.lock", timeout=0)
+        lock = layout.lock(me.dir / ".background.lock", timeout=0)
         lock.acquire()
     except (FileLockTimeout, OSError):
         yield None

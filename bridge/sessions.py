@@ -4,6 +4,11 @@ A manifest keeps the reference plugin's keys (sessionId, projectName, projectPat
 capabilities) and adds ours: pid + pidStartedAt of the host agent process, host, label, agentSessionId, version,
 connections. A session with a pid is alive exactly while that process lives; one without (written by the reference)
 is judged by its heartbeat: stale after 5 minutes, removable after 30.
+
+Concurrency: start's find-or-create holds $BRIDGE_DIR/.locks/registry.lock (one session per project and host, a
+label held by one live session); every manifest change is a read-modify-write under sessions/<sid>/.lock that never
+recreates a stopped session. Removal is one rename to sessions/.ended-<sid>-<hex>; gc finishes what a killed stop or
+start left behind.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
+import stat
 import string
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Callable, Iterator
 
-import orjson
-from filelock import FileLock
+from filelock import Timeout as LockTimeout
 
 from bridge import __version__, identity, layout, message, validate
 from bridge.errors import BridgeError, NoSession, PeerNotFound
@@ -28,6 +36,8 @@ STALE_S = 5 * 60
 REMOVABLE_S = 30 * 60
 HEARTBEAT_EVERY_S = 30  # refresh on use at most this often; reference peers judge us by it
 TEMP_MAX_AGE_S = 60 * 60
+ORPHAN_AGE_S = 60  # a session dir without a manifest this old is a killed start, not one in progress
+ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
 CAPABILITIES = ["query", "context-dump", "conversation"]
 
 
@@ -66,9 +76,11 @@ class Session:
 
 
 def load(root: Path, sid: str) -> Session | None:
+    """The session `sid`, or None if it has no readable manifest (missing, not a regular file, too big, not JSON,
+    or naming another session): one broken session never breaks the commands that list them all."""
     try:
         data = layout.read_json(layout.session_dir(root, sid) / "manifest.json")
-    except (OSError, orjson.JSONDecodeError, BridgeError):
+    except (OSError, ValueError, BridgeError):  # NotAFile is an OSError; orjson.JSONDecodeError a ValueError
         return None
     if not isinstance(data, dict) or data.get("sessionId") != sid:
         return None
@@ -76,6 +88,7 @@ def load(root: Path, sid: str) -> Session | None:
 
 
 def all_sessions(root: Path) -> list[Session]:
+    """Every session with a readable manifest, by id."""
     out = []
     for sid in sorted(os.listdir(layout.sessions_dir(root))):
         if validate.is_session_id(sid):
@@ -85,15 +98,55 @@ def all_sessions(root: Path) -> list[Session]:
     return out
 
 
-def update(session: Session, **changes: object) -> Session:
-    """Change manifest keys under the session's lock (read, modify, rename)."""
-    with FileLock(session.dir / ".lock", timeout=10):
-        fresh = load(session.root, session.id)
-        data = fresh.manifest if fresh else session.manifest
-        data.update(changes)
+def modify(session: Session, fn: Callable[[dict], None]) -> Session:
+    """Read-modify-write the manifest under the session's lock: fn mutates the manifest as it is on disk now, so
+    concurrent writers never undo each other's changes. session.manifest becomes the result.
+    NoSession if the session was stopped (its manifest is gone); a stopped session is never recreated."""
+    with _session_lock(session):
+        data = _fresh_manifest(session)
+        fn(data)
         layout.atomic_write(session.dir / "manifest.json", layout.dumps(data), durable=False)
     session.manifest = data
     return session
+
+
+def update(session: Session, **changes: object) -> Session:
+    """Set manifest keys (see modify)."""
+    return modify(session, lambda m: m.update(changes))
+
+
+def _stopped(session: Session) -> NoSession:
+    return NoSession(f"session {session.id} was stopped; start one again with: session-bridge start")
+
+
+@contextmanager
+def _session_lock(session: Session) -> Iterator[None]:
+    """Hold the flock of the session's directory itself: a lock file would make filelock recreate the dir of a
+    session a stop just moved away; a dir that is gone is a stopped session."""
+    try:
+        with layout.dir_lock(session.dir):
+            if not (session.dir / "manifest.json").exists():
+                raise _stopped(session)
+            yield
+    except FileNotFoundError:
+        raise _stopped(session) from None
+    except layout.Busy:
+        raise BridgeError(f"session {session.id} is locked by a process that does not let go; retry, or stop "
+                          "that process") from None
+
+
+def _fresh_manifest(session: Session) -> dict:
+    """The manifest on disk, read under the session's lock. If it is there but unreadable (a hostile file), the
+    caller's copy stands in: writing it back repairs the session rather than losing the change."""
+    try:
+        data = layout.read_json(session.dir / "manifest.json")
+    except FileNotFoundError:
+        raise _stopped(session) from None
+    except (OSError, ValueError):
+        return dict(session.manifest)
+    if not isinstance(data, dict) or data.get("sessionId") != session.id:
+        return dict(session.manifest)
+    return data
 
 
 def touch(session: Session) -> None:
@@ -104,9 +157,18 @@ def touch(session: Session) -> None:
 
 
 def remember_peer(session: Session, peer_id: str) -> None:
-    peers = session.manifest.get("connections") or []
-    if peer_id not in peers:
-        update(session, connections=[*peers, peer_id])
+    """Add peer_id to the session's connections. Appended to the list on disk under the lock, so several processes
+    recording peers at once (a listener taking pings, senders) all keep theirs."""
+    if peer_id in (session.manifest.get("connections") or []):
+        return  # connections are only ever added: known here means known on disk
+
+    def add(m: dict) -> None:
+        peers = m.get("connections")
+        peers = list(peers) if isinstance(peers, list) else []
+        if peer_id not in peers:
+            m["connections"] = [*peers, peer_id]
+
+    modify(session, add)
 
 
 # --- liveness ----------------------------------------------------------------------------------------------------
@@ -168,9 +230,8 @@ def current(root: Path) -> Session | None:
         if ours:
             return max(ours, key=lambda s: len(s.manifest["projectPath"]))
     for d in (project, *project.parents):
-        try:
-            sid = layout.pointer_path(d).read_text().strip()
-        except OSError:
+        sid = _read_pointer(d)
+        if sid is None:
             continue
         s = load(root, sid) if validate.is_session_id(sid) else None
         if s is not None and not _owned_by_other(s.manifest):
@@ -193,48 +254,88 @@ def require_current(root: Path) -> Session:
 
 
 def register(root: Path, label: str | None = None) -> tuple[Session, bool]:
-    """Start (or resume) the caller's session; returns (session, created)."""
+    """Start (or resume) the caller's session; returns (session, created).
+
+    The whole find-or-create runs under the registry lock, so concurrent starts agree: one session per project and
+    host agent process, and a label held by at most one live session."""
     if label is not None:
         validate.label(label)
     project = identity.project_dir()
-    h = identity.host()
-    existing = current(root)
-    if label is not None:
-        _check_label_free(root, label, existing.id if existing else None)
-    owner = {"pid": h.pid, "pidStartedAt": h.started, "host": identity.host_kind()} if h else {}
-    extra = {"agentSessionId": identity.agent_session_id()} if identity.agent_session_id() else {}
-    if existing is not None:
-        changes = {"lastHeartbeat": message.now_iso(), "status": "active", **extra}
-        if h is not None and not _owned_by_other(existing.manifest):
-            changes.update(owner)
-        if label is not None:
-            changes["label"] = label
-        session = update(existing, **changes)
-        created = False
-    else:
-        session = _create(root, project, label, {**owner, **extra})
-        created = True
-    _write_pointer(project, session.id)
-    env_file = os.environ.get("CLAUDE_ENV_FILE")
-    if env_file:
-        with open(env_file, "a") as f:
-            f.write(f"export BRIDGE_SESSION_ID={session.id}\n")
+    with _registry_lock(root):
+        session, created = _find_or_create(root, project, label)
+        _write_pointer(project, session.id)
+    _export_env(session.id)
     return session, created
 
 
+@contextmanager
+def _registry_lock(root: Path) -> Iterator[None]:
+    """Hold $BRIDGE_DIR/.locks/registry.lock (flock: a killed holder releases it)."""
+    layout.make_dirs(root / ".locks")  # ourselves, 0700: filelock would create it with the umask's mode
+    lock = layout.lock(root / ".locks" / "registry.lock")
+    try:
+        lock.acquire()
+    except LockTimeout:
+        raise BridgeError(f"another session-bridge start holds {lock.lock_file} and does not finish; "
+                          f"retry, or stop that process") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _find_or_create(root: Path, project: Path, label: str | None) -> tuple[Session, bool]:
+    """The caller's session, resumed (and relabelled), else a new one. Call under the registry lock."""
+    existing = current(root)
+    if label is not None:
+        _check_label_free(root, label, existing.id if existing else None)
+    h = identity.host()
+    owner = {"pid": h.pid, "pidStartedAt": h.started, "host": identity.host_kind()} if h else {}
+    extra = {"agentSessionId": identity.agent_session_id()} if identity.agent_session_id() else {}
+    if existing is not None:
+        try:
+            return _resume(existing, label, owner, extra), False
+        except NoSession:
+            pass  # a stop removed it since we found it: start afresh
+    return _create(root, project, label, {**owner, **extra}), True
+
+
+def _resume(session: Session, label: str | None, owner: dict, extra: dict) -> Session:
+    """Mark a found session active again; our host takes it over unless another live agent holds it."""
+    def apply(m: dict) -> None:
+        m.update(lastHeartbeat=message.now_iso(), status="active", **extra)
+        if owner and not _owned_by_other(m):
+            m.update(owner)
+        if label is not None:
+            m["label"] = label
+
+    return modify(session, apply)
+
+
+def _export_env(sid: str) -> None:
+    """Append BRIDGE_SESSION_ID to CLAUDE_ENV_FILE when the host gave one (the agent's later shells read it)."""
+    env_file = os.environ.get("CLAUDE_ENV_FILE")
+    if env_file:
+        with open(env_file, "a") as f:
+            f.write(f"export BRIDGE_SESSION_ID={sid}\n")
+
+
 def _create(root: Path, project: Path, label: str | None, extra: dict) -> Session:
+    """Mint a session id, make its dir and write its manifest last (a dir without one is a start in progress)."""
     alphabet = string.ascii_lowercase + string.digits
     for _ in range(100):
         sid = "".join(secrets.choice(alphabet) for _ in range(6))
         sdir = layout.session_dir(root, sid)
         try:
-            sdir.mkdir(mode=layout.DIR_MODE)
+            os.mkdir(sdir, layout.DIR_MODE)
             break
         except FileExistsError:
             continue
     else:
         raise BridgeError("could not mint a free session id; run session-bridge gc")
+    os.chmod(sdir, layout.DIR_MODE)  # mkdir's mode is masked by the umask
     layout.make_session_dirs(sdir)
+    _crash_point("create")
     now = message.now_iso()
     manifest = {
         "sessionId": sid,
@@ -253,21 +354,28 @@ def _create(root: Path, project: Path, label: str | None, extra: dict) -> Sessio
     return Session(root, manifest)
 
 
+def _read_pointer(project: Path) -> str | None:
+    """The session id in <project>/.claude/bridge-session, or None if it is missing or not a small regular file."""
+    try:
+        return layout.read_text(layout.pointer_path(project)).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _write_pointer(project: Path, sid: str) -> None:
+    """Point the project at the session (the reference plugin finds it there)."""
     pointer = layout.pointer_path(project)
+    if _read_pointer(project) == sid:
+        return
     try:
-        if pointer.read_text() == sid:
-            return
-    except OSError:
-        pass
-    try:
-        pointer.parent.mkdir(parents=True, exist_ok=True)
+        layout.make_dirs(pointer.parent)  # a .claude we create is 0700: others must not plant hooks in it
         layout.atomic_write(pointer, sid.encode(), durable=False)
     except (OSError, BridgeError):
         pass  # a read-only project still gets a working session through the host identity
 
 
 def _check_label_free(root: Path, label: str, own_id: str | None) -> None:
+    """BridgeError if another live session holds the label. Call under the registry lock."""
     for s in all_sessions(root):
         if s.id != own_id and s.manifest.get("label") == label and s.liveness != "gone":
             raise BridgeError(f"label {label!r} is taken by live session {s.describe()}; pick another with --label")
@@ -304,41 +412,139 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
 
 
 def remove(session: Session) -> None:
-    shutil.rmtree(session.dir, ignore_errors=True)
-    project = session.manifest.get("projectPath")
+    """Remove a session. One rename takes its dir out of sessions/ (from then on it does not exist for anyone, and
+    no send can write into it); the rest is cleanup that gc finishes if this process dies midway."""
+    ended = layout.sessions_dir(session.root) / f"{ENDED_PREFIX}{session.id}-{secrets.token_hex(4)}"
+    try:
+        os.rename(session.dir, ended)
+    except FileNotFoundError:
+        return  # someone else removed it first
+    _crash_point("renamed")
+    _finish_removal(session.root, ended, session.id, session.manifest)
+
+
+def _finish_removal(root: Path, ended: Path, sid: str, manifest: dict | None) -> None:
+    """Clear the pointer, tell senders their unread messages are undeliverable, delete the files."""
+    project = (manifest or {}).get("projectPath")
     if isinstance(project, str) and os.path.isabs(project):
-        pointer = layout.pointer_path(Path(project))
-        try:
-            if pointer.read_text().strip() == session.id:
-                pointer.unlink()
-        except OSError:
-            pass
+        _clear_pointer(root, Path(project), sid)
+    _crash_point("pointer")
+    try:
+        abandon = getattr(Mailbox(ended), "abandon", None)
+        if abandon is not None:
+            abandon()
+    except (OSError, BridgeError):
+        pass  # a half-deleted mailbox or a sender gone too: tell what can be told, and finish the removal anyway
+    _delete_tree(ended)
+
+
+def _clear_pointer(root: Path, project: Path, sid: str) -> None:
+    """Remove the project's pointer if it still names sid. Under the registry lock, so a start that just pointed the
+    project at a new session keeps its pointer."""
+    try:
+        with _registry_lock(root):
+            if _read_pointer(project) == sid:
+                os.unlink(layout.pointer_path(project))
+    except (OSError, BridgeError):
+        pass  # a pointer to a missing session is harmless: current() skips it
+
+
+def _delete_tree(path: Path) -> None:
+    """rmtree, the inbox first (most of the files): a crash in between leaves an .ended-* dir for gc to finish."""
+    shutil.rmtree(path / "inbox", ignore_errors=True)
+    _crash_point("rmtree")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for tests: SIGKILL this process here when BRIDGE_CRASH_AT names this point."""
+    if os.environ.get("BRIDGE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def gc(root: Path) -> dict:
-    """Remove sessions gone for 30 minutes, put back messages of dead readers, delete abandoned temp files."""
-    removed, redelivered, temps = [], 0, 0
+    """Remove sessions gone for 30 minutes, finish removals a crash interrupted, put back messages of dead readers,
+    delete abandoned temp files."""
     now = time.time()
+    report = {"removed": [], "redelivered": 0, "tempFilesRemoved": 0,
+              "endedRemoved": _finish_ended(root), "orphansRemoved": _remove_orphans(root, now)}
     for s in all_sessions(root):
         if removable(s.manifest, now):
             remove(s)
-            removed.append(s.id)
+            report["removed"].append(s.id)
             continue
-        box = s.mailbox
         try:
-            redelivered += box.recover()
+            report["redelivered"] += s.mailbox.recover()
+            report["tempFilesRemoved"] += _remove_old_temps(s, now)
         except OSError:
+            continue  # stopped meanwhile
+    return report
+
+
+def _finish_ended(root: Path) -> list[str]:
+    """Finish the removals a killed stop left as sessions/.ended-* (any age: nobody can use them)."""
+    done = []
+    for e in os.scandir(layout.sessions_dir(root)):
+        if not e.name.startswith(ENDED_PREFIX) or not e.is_dir(follow_symlinks=False):
             continue
-        for d in (box.inbox, box.read_dir, s.dir / "outbox", s.dir):
-            for e in os.scandir(d):
-                if e.name.startswith((".tmp-", ".lnk-", ".adopt-")):
-                    try:
-                        if now - e.stat(follow_symlinks=False).st_mtime > TEMP_MAX_AGE_S:
-                            os.unlink(e.path)
-                            temps += 1
-                    except FileNotFoundError:
-                        pass
-    return {"removed": removed, "redelivered": redelivered, "tempFilesRemoved": temps}
+        sid = e.name[len(ENDED_PREFIX):].rsplit("-", 1)[0]
+        try:
+            manifest = layout.read_json(Path(e.path) / "manifest.json")
+        except (OSError, ValueError):
+            manifest = None
+        ok = isinstance(manifest, dict) and manifest.get("sessionId") == sid
+        _finish_removal(root, Path(e.path), sid, manifest if ok else None)
+        done.append(sid)
+    return done
+
+
+def _remove_orphans(root: Path, now: float) -> list[str]:
+    """Remove session dirs with no readable manifest, older than ORPHAN_AGE_S (a killed start). Younger ones and
+    ones whose manifest was just written are left: a start (ours or the reference's) may be filling them in. Under
+    the registry lock, so no start of ours is halfway through creating one."""
+    removed = []
+    try:
+        with _registry_lock(root):
+            for sid in sorted(os.listdir(layout.sessions_dir(root))):
+                if validate.is_session_id(sid) and _is_old_orphan(root, sid, now):
+                    remove(Session(root, {"sessionId": sid}))
+                    removed.append(sid)
+    except BridgeError:
+        pass  # the registry is busy: the next gc does it
+    return removed
+
+
+def _is_old_orphan(root: Path, sid: str, now: float) -> bool:
+    """A real dir (not a link) under sessions/ without a readable manifest, untouched for ORPHAN_AGE_S."""
+    sdir = layout.session_dir(root, sid)
+    try:
+        st = os.lstat(sdir)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or load(root, sid) is not None:
+        return False
+    newest = st.st_mtime
+    try:
+        newest = max(newest, os.lstat(sdir / "manifest.json").st_mtime)
+    except OSError:
+        pass
+    return now - newest > ORPHAN_AGE_S
+
+
+def _remove_old_temps(s: Session, now: float) -> int:
+    """Delete temp and link files a killed writer left, once they are TEMP_MAX_AGE_S old."""
+    count = 0
+    box = s.mailbox
+    for d in (box.inbox, box.read_dir, s.dir / "outbox", s.dir):
+        for e in os.scandir(d):
+            if e.name.startswith((".tmp-", ".lnk-", ".adopt-")):
+                try:
+                    if now - e.stat(follow_symlinks=False).st_mtime > TEMP_MAX_AGE_S:
+                        os.unlink(e.path)
+                        count += 1
+                except FileNotFoundError:
+                    pass
+    return count
 
 
 # --- agent sessions (hooks) --------------------------------------------------------------------------------------
@@ -357,11 +563,21 @@ def bind(root: Path, agent_session_id: str | None = None) -> Session | None:
     agent = agent_session_id or identity.agent_session_id()
     if agent:
         changes["agentSessionId"] = agent
-    session = update(session, **changes)
-    env_file = os.environ.get("CLAUDE_ENV_FILE")
-    if env_file:
-        with open(env_file, "a") as f:
-            f.write(f"export BRIDGE_SESSION_ID={session.id}\n")
+    held_by_other = False
+
+    def attach(m: dict) -> None:
+        nonlocal held_by_other
+        held_by_other = _owned_by_other(m)  # decided on the fresh manifest: two agents binding at once can't both win
+        if not held_by_other:
+            m.update(changes)
+
+    try:
+        modify(session, attach)
+    except NoSession:
+        return None  # stopped since we found it: nothing to attach to
+    if held_by_other:
+        return None
+    _export_env(session.id)
     return session
 
 

@@ -63,6 +63,51 @@ def answerer(prefix: str = "answer: ") -> None:
                 out({"answered": m["id"]})
 
 
+def _barrier() -> None:
+    """Say ready, then wait until the test closes our stdin: every worker starts its step at the same moment."""
+    out({"ready": True})
+    sys.stdin.read()
+
+
+def register(label: str = "") -> None:
+    """At the barrier, start (or resume) this project's session; report {"sessionId", "created"} or the error."""
+    root = layout.bridge_dir()
+    _barrier()
+    try:
+        s, created = sessions.register(root, label or None)
+        out({"sessionId": s.id, "created": created})
+    except BridgeError as e:
+        out({"error": str(e), "code": e.exit_code})
+
+
+def remember(peer_id: str) -> None:
+    """Load this session (its manifest as of now), then at the barrier record peer_id as a connection."""
+    me = sessions.require_current(layout.bridge_dir())
+    _barrier()
+    try:
+        sessions.remember_peer(me, peer_id)
+        out({"remembered": peer_id})
+    except BridgeError as e:
+        out({"error": str(e), "code": e.exit_code})
+
+
+def flood(peer: str, most: int = 20000) -> None:
+    """At the barrier, send queries to peer until a send fails (the peer stopped), at most `most`; report how many
+    went and the error that ended it (None if none did)."""
+    root = layout.bridge_dir()
+    me, _ = sessions.register(root)
+    target = sessions.find_peer(root, peer, me)
+    _barrier()
+    sent, error = 0, None
+    try:
+        while sent < most:
+            protocol.send(me, target, "query", f"flood-{sent}")
+            sent += 1
+    except BridgeError as e:
+        error = type(e).__name__
+    out({"sent": sent, "error": error})
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "reader":
@@ -73,3 +118,9 @@ if __name__ == "__main__":
         listen_once()
     elif mode == "answerer":
         answerer(*args)
+    elif mode == "register":
+        register(*args)
+    elif mode == "remember":
+        remember(args[0])
+    elif mode == "flood":
+        flood(args[0], *map(int, args[1:]))

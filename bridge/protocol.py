@@ -258,17 +258,19 @@ def sent_state(me: Session, msg_id: str, receipts: set[str] | None = None, sent:
     expired. Receipts left by the reader's side decide; where one is missing (a crash), the peer's inbox does."""
     if receipts is None:
         receipts = {st for st in RECEIPTS if os.path.lexists(me.dir / "receipts" / f"{msg_id}.{st}")}
-    for state in ("answered", "read"):
+    for state in ("answered", "read", "expired", "undeliverable"):
         if state in receipts:
             return state
     sent = sent or _sent(me, msg_id)
     to = sent.get("to") if sent else None
     peer_dir = layout.sessions_dir(me.root) / to if validate.is_session_id(to) else None
-    if peer_dir is not None and os.path.lexists(peer_dir / "inbox" / ".read" / f"{msg_id}.json"):
-        return "read"
-    for state in ("undeliverable", "expired"):
-        if state in receipts:
-            return state
+    if peer_dir is not None:  # a receipt lost in a crash: the peer's inbox still knows
+        try:
+            filed = message.parse(layout.read_bytes(peer_dir / "inbox" / ".read" / f"{msg_id}.json",
+                                                    message.file_cap()))
+            return "expired" if filed["status"] == "expired" else "read"
+        except (OSError, message.BadMessage):
+            pass
     if sent is not None and (peer_dir is None or not (peer_dir / "manifest.json").exists()):
         return "undeliverable"
     if sent is not None and message.expired(sent):

@@ -108,6 +108,19 @@ def flood(peer: str, most: int = 20000) -> None:
     out({"sent": sent, "error": error})
 
 
+def asker(peer: str, count: int) -> None:
+    """Ask peer `count` questions one after the other; report each answer, or the error that ended the run."""
+    me = sessions.require_current(layout.bridge_dir())
+    target = sessions.find_peer(me.root, peer, me)
+    for n in range(count):
+        try:
+            with protocol.ask(me, target, f"q{n}", timeout=30) as (_, answer):
+                out({"answer": answer["content"]})
+        except BridgeError as e:
+            out({"error": str(e)})
+            return
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "reader":
@@ -118,6 +131,8 @@ if __name__ == "__main__":
         listen_once()
     elif mode == "answerer":
         answerer(*args)
+    elif mode == "asker":
+        asker(args[0], int(args[1]))
     elif mode == "register":
         register(*args)
     elif mode == "remember":

@@ -96,3 +96,23 @@ def test_readers_killed_at_random_points_lose_nothing(bridge):
         seen.add(d["content"])
     assert not list((bridge.root / "sessions").glob("*/inbox/.claimed/*")), "claims left behind"
     print(f"{kills} kills, {len(delivered) - len(seen)} marked redeliveries")
+
+
+def test_an_ask_keeps_its_fast_answers_from_another_reader_of_its_session(bridge):
+    """The asking session also runs a listener (a hook, a listen loop): every answer still reaches the ask, since
+    the wait is marked before the question is sent."""
+    bridge.start("lib", "library")
+    bridge.start("app", "app")
+    answerer = spawn(bridge, "lib", "answerer")
+    other_reader = spawn(bridge, "app", "reader")
+    try:
+        for p in (answerer, other_reader):
+            assert "ready" in orjson.loads(p.stdout.readline())
+        asker = subprocess.run([sys.executable, PROCS, "asker", "library", "50"], env=bridge.env("app"),
+                               capture_output=True, timeout=240)
+        events = [orjson.loads(line) for line in asker.stdout.splitlines()]
+        assert [e.get("answer") for e in events] == [f"answer: q{n}" for n in range(50)], events[-1:]
+    finally:
+        for p in (answerer, other_reader):
+            p.kill()
+            p.wait()

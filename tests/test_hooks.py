@@ -8,6 +8,7 @@ a hook. Each hook is checked in the not-bridged, bridged and broken cases, and m
 
 from __future__ import annotations
 
+import os
 import select
 import shlex
 import subprocess
@@ -15,7 +16,8 @@ import time
 
 import orjson
 import pytest
-from filelock import FileLock
+
+from bridge import layout, message
 
 from claude_support import Host, hosts, payload  # noqa: F401 (hosts is a fixture)
 from conftest import CLI, REPO
@@ -250,11 +252,69 @@ def test_a_corrupt_inbox_file_does_not_break_the_prompt(bridge, pair):
 
 def test_a_hung_lock_cannot_hold_a_hook_past_its_deadline(bridge, pair):
     claude, lib, _ = pair
-    with FileLock(bridge.root / "sessions" / lib / ".lock"):  # a stuck writer holds the manifest lock
+    with layout.dir_lock(bridge.root / "sessions" / lib):  # a stuck writer holds the manifest lock
         t = time.monotonic()
         code, out, err = hook(bridge, "lib", "session-start", "SessionStart", claude, BRIDGE_HOOK_DEADLINE="1")
         assert time.monotonic() - t < 5
     assert (code, out) == (0, {}) and "gave up after 1s" in err
+
+
+def test_a_stdin_that_never_closes_cannot_hold_the_prompt_hook(bridge, pair):
+    """The deadline is armed before stdin is read: a writer that keeps the pipe open gets {} in budget."""
+    claude, lib, _ = pair
+    bridge.cli("app", "send", "library", "query", "still pending after the hook gave up", check=True)
+    p = subprocess.Popen([*CLI, "hook", "user-prompt-submit"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=bridge.project("lib"),
+                         env=bridge.env("lib", BRIDGE_HOST_PID=claude.pid, BRIDGE_HOOK_DEADLINE="1",
+                                        CLAUDE_CODE_SESSION_ID="claude-lib"))
+    p.stdin.write(b'{"session_id": "claude-lib", ')  # and never the rest, never EOF
+    p.stdin.flush()
+    try:
+        assert p.wait(timeout=20) == 0  # stdin stays open all along
+        assert orjson.loads(p.stdout.read()) == {} and b"gave up after 1s" in p.stderr.read()
+    finally:
+        p.kill()
+        p.stdin.close()
+    left = orjson.loads(bridge.cli("lib", "inbox", "--json", BRIDGE_HOST_PID=claude.pid, check=True).stdout)
+    assert [m["content"] for m in left if m["type"] == "query"] == ["still pending after the hook gave up"]
+
+
+def test_messages_are_marked_read_only_once_their_text_is_written(bridge, pair):
+    """A hook whose output cannot be written (Claude went away) leaves the messages pending, marked as redelivered."""
+    claude, lib, _ = pair
+    for n in range(3):
+        bridge.cli("app", "send", "library", "query", f"question {n}", check=True)
+    r, w = os.pipe()
+    os.close(r)  # nobody will ever read the hook's answer: its write fails
+    p = subprocess.run([*CLI, "hook", "user-prompt-submit"], stdout=w, stderr=subprocess.PIPE, timeout=30,
+                       input=payload("UserPromptSubmit", bridge.project("lib"), session_id="claude-lib"),
+                       cwd=bridge.project("lib"), env=bridge.env("lib", BRIDGE_HOST_PID=claude.pid,
+                                                                 CLAUDE_CODE_SESSION_ID="claude-lib"))
+    os.close(w)
+    assert p.returncode == 0
+    left = orjson.loads(bridge.cli("lib", "inbox", "--json", BRIDGE_HOST_PID=claude.pid, check=True).stdout)
+    assert [m["content"] for m in left if m["type"] == "query"] == [f"question {n}" for n in range(3)]  # none lost
+    code, out, _ = hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude)
+    text = ctx(out, "UserPromptSubmit")
+    assert all(f"question {n}" in text for n in range(3)) and "redelivered (attempt 2)" in text
+
+
+def test_a_flood_of_pending_messages_hands_over_the_oldest_and_counts_the_rest(bridge, pair):
+    """20,000 messages waiting: the hook answers well within its deadline with the oldest that fit its budget and
+    the exact number that still wait."""
+    claude, lib, app = pair
+    sender = {"sessionId": app, "projectName": "app", "label": "app"}
+    inbox = bridge.root / "sessions" / lib / "inbox"
+    flood = [message.build(sender=sender, to=lib, type="query", content=f"flood {n}") for n in range(20_000)]
+    for m in flood:
+        (inbox / f"{m['id']}.json").write_bytes(orjson.dumps(m))
+    code, out, err = hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude, BRIDGE_HOOK_DEADLINE="6")
+    text = ctx(out, "UserPromptSubmit")
+    shown = [n for n in range(40) if f"flood {n}\n" in text]
+    assert shown and shown == list(range(len(shown)))  # the oldest first, none skipped
+    assert f"({20_000 - len(shown)} more message(s) wait" in text
+    status = orjson.loads(bridge.cli("lib", "status", "--json", BRIDGE_HOST_PID=claude.pid, check=True).stdout)
+    assert status["pending"] == 20_000 - len(shown)
 
 
 def test_hook_script_answers_empty_when_the_cli_is_missing_or_too_old(bridge, pair, tmp_path):

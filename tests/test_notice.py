@@ -1,0 +1,39 @@
+"""`session-bridge notice`: pointers for drivers; noticed is not read, and unread ones come back with backoff."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from bridge import layout, protocol, sessions
+
+
+def test_notice_points_once_and_leaves_the_message_pending(bridge):
+    bridge.start("lib", "library")
+    bridge.start("app", "app")
+    q = bridge.cli("app", "send", "library", "query", "the secret body", check=True).out.strip()
+    first = orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout)
+    assert [p["id"] for p in first] == [q] and "content" not in first[0]
+    assert orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout) == []  # backoff
+    assert [m["id"] for m in orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).stdout)
+            if m["type"] == "query"] == [q]  # noticed is not read
+    assert orjson.loads(bridge.cli("lib", "listen", "--timeout", "5", "--json", check=True).stdout)["id"] == q
+
+
+def test_unread_noticed_messages_come_back_after_1_3_then_10_minutes(bridge, monkeypatch):
+    lib = bridge.start("lib", "library")
+    app = bridge.start("app", "app")
+    q = bridge.cli("app", "send", "library", "query", "ping me again", check=True).out.strip()
+    bridge.use("lib", monkeypatch)
+    box = sessions.load(layout.bridge_dir(), lib).mailbox
+    t0 = time.time()
+    offered = []
+    for minute in range(0, 30):
+        now = t0 + minute * 60 + 1
+        due = box.due_notices(lambda m: m["type"] == "query", now=now)
+        for m in due:
+            box.mark_noticed(m, now=now)
+            offered.append(minute)
+    assert offered == [0, 1, 4, 14, 24]
+    assert protocol.sent_state(sessions.load(layout.bridge_dir(), app), q) == "noticed"

@@ -188,6 +188,9 @@ def list_peers() -> None:
         click.echo(f"{safe_line(s.id):<10} {name:<20} {state:<8} {path}")
 
 
+CHECK_INBOX_BUDGET = 16_000  # characters of messages per check-inbox.sh run
+
+
 def _hook_json(system_message: str | None = None) -> None:
     out = {"continue": True}
     if system_message:
@@ -211,24 +214,30 @@ def check_inbox(summary_only: bool, rate_limited: bool) -> None:
                 "To send messages, use Bash: ${CLAUDE_PLUGIN_ROOT}/scripts/send-message.sh <peer-id> <type> "
                 '"<content>" [in-reply-to]\n=== END BRIDGE ==='
             )
-        with protocol.drain(me) as msgs:
+        name = me.manifest.get("projectName", "unknown")
+
+        def block(m: dict) -> str:
+            return "\n".join([
+                f"--- Message for '{name}' ({m['to']}) from '{m['metadata'].get('fromProject', 'unknown')}' "
+                f"({m['from']}) [{m['type']}] ---",
+                f"Message ID: {m['id']}",
+                *([f"In reply to: {m['inReplyTo']}"] if m.get("inReplyTo") else []),
+                f"Content: {m['content']}",
+                "",
+                f'To respond: BRIDGE_SESSION_ID={me.id} bash "${{CLAUDE_PLUGIN_ROOT}}/scripts/send-message.sh" '
+                f'{m["from"]} response "Your answer" {m["id"]}',
+            ])
+
+        # A flood must not become one giant system message: the oldest that fit, and how many more wait.
+        with protocol.drain_within(me, lambda m: len(block(m)) + 1, CHECK_INBOX_BUDGET) as (msgs, left):
             if not msgs:
                 return _hook_json()
             parts = [f"=== CLAUDE BRIDGE: {len(msgs)} pending message(s) ===",
-                     "You MUST respond to queries and acknowledge pings before doing anything else."]
-            name = me.manifest.get("projectName", "unknown")
-            for m in msgs:
-                parts += [
-                    f"--- Message for '{name}' ({m['to']}) from '{m['metadata'].get('fromProject', 'unknown')}' "
-                    f"({m['from']}) [{m['type']}] ---",
-                    f"Message ID: {m['id']}",
-                    *([f"In reply to: {m['inReplyTo']}"] if m.get("inReplyTo") else []),
-                    f"Content: {m['content']}",
-                    "",
-                    f'To respond: BRIDGE_SESSION_ID={me.id} bash "${{CLAUDE_PLUGIN_ROOT}}/scripts/send-message.sh" '
-                    f'{m["from"]} response "Your answer" {m["id"]}',
-                ]
-            _hook_json("\n".join([*parts, "=== END BRIDGE ==="]))
+                     "You MUST respond to queries and acknowledge pings before doing anything else.",
+                     *(block(m) for m in msgs)]
+            if left:
+                parts.append(f"({left} more message(s) wait; they come with the next prompt)")
+            _hook_json("\n".join([*parts, "=== END BRIDGE ==="]))  # printed inside the block: read only once shown
     except Exception:  # a hook must never break the prompt: report nothing rather than crash
         _hook_json()
 

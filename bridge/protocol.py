@@ -343,13 +343,6 @@ def notice(me: Session, limit: int = 20) -> Iterator[list[dict]]:
         box.mark_noticed(msg)
 
 
-@contextmanager
-def drain(me: Session) -> Iterator[list[dict]]:
-    """Claim every message waiting for this session now (for hooks): finalized together, or all put back."""
-    with drain_within(me, lambda m: 0, None) as (msgs, _):
-        yield msgs
-
-
 def reply(me: Session, msg_id: str, content: str) -> dict:
     """Answer a message of our inbox; a still-pending original counts as delivered from now on."""
     validate.message_id(msg_id)

@@ -1,13 +1,20 @@
 """session-bridge benchmarks: prints markdown tables (the README's numbers come from here).
 
-    ./dev bench            # full run, about 2 minutes
-    ./dev bench --quick    # fewer trials, shorter idle window
+    ./dev bench                  # full run, about 12 minutes (the 100,000-message backlog tables take 4,
+                                 # every crash point and pair three times takes 5)
+    ./dev bench --quick          # fewer trials, shorter idle window, backlogs of at most 10,000
+    ./dev bench --only backlog   # just (f) and (g); --only takes a comma list of: wake,read,throughput,idle,backlog,crash
 
 (a) send -> wake of a blocked bridge-listen.sh and of an in-process waiter, next to the floor measured in the same
     run (a bare rename seen through the same inotify mechanism, and `python -c pass`);
 (b) a listen that finds one pending message among 0 / 1,000 / 10,000 already-read ones;
 (c) 4 concurrent senders x 250 messages into 2 competing readers: throughput, lost, duplicated;
-(d) CPU time of a listener idle for 30 s;  (e) peak RSS of a listener.
+(d) CPU time of a listener idle for 30 s;  (e) peak RSS of a listener;
+(h, i) a real process killed before every file-system step of every store operation, and of every recovery
+    from such a crash (bench/crash_points.py): lost, unmarked duplicates, stuck readers;
+(f) claim + finalize cost with 100 / 1,000 / 10,000 / 100,000 pending, and a full drain of 100,000 (bench/backlog.py);
+(g) `session-bridge status`, `inbox` and the UserPromptSubmit hook as whole commands with 100,000 pending.
+A one-line verdict per target is printed at the end.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ os.environ["BRIDGE_HOST_PID"] = str(os.getpid())  # every session of this run is
 from bridge import layout, message, protocol, sessions  # noqa: E402
 from bridge.store import Mailbox  # noqa: E402
 from bridge.watch import watching  # noqa: E402
+
+import backlog  # noqa: E402  (bench/ is on sys.path when this file runs)
 
 PROCS = str(REPO / "tests" / "procs.py")
 SCRIPTS = REPO / "scripts"
@@ -262,15 +271,34 @@ def bench_idle(seconds: float) -> None:
     ])
 
 
+PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer trials and a 5 s idle window")
+    ap.add_argument("--quick", action="store_true", help="fewer trials, a 5 s idle window, backlogs of at most 10,000")
+    ap.add_argument("--only", default=",".join(PARTS), help="comma list of: " + ", ".join(PARTS))
     args = ap.parse_args()
+    only = {p.strip() for p in args.only.split(",") if p.strip()}
+    if only - set(PARTS):
+        ap.error(f"--only takes {', '.join(PARTS)}, not {', '.join(sorted(only - set(PARTS)))}")
     print(f"session-bridge benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    bench_wake(20 if args.quick else 60)
-    bench_read_backlog(3 if args.quick else 7)
-    bench_throughput(4, 250)
-    bench_idle(5 if args.quick else 30)
+    if "wake" in only:
+        bench_wake(20 if args.quick else 60)
+    if "read" in only:
+        bench_read_backlog(3 if args.quick else 7)
+    if "throughput" in only:
+        bench_throughput(4, 250)
+    if "idle" in only:
+        bench_idle(5 if args.quick else 30)
+    if "backlog" in only:
+        backlog.bench_claim_backlog(Env, table, args.quick)
+        backlog.bench_commands(Env, table, args.quick)
+    if "crash" in only:
+        import crash_points  # bench/crash_points.py: every crash point and pair, against the real store
+
+        crash_points.main(trials=1 if args.quick else 3)
+    backlog.print_verdicts()
 
 
 if __name__ == "__main__":

@@ -364,7 +364,7 @@ def inbox(include_read: bool, limit: int, as_json: bool) -> None:
     """
     session = me()
     msgs = protocol.inbox(session, include_read, limit or None)
-    waiting = session.mailbox.count()
+    waiting = session.mailbox.waiting()
     warn_reports(session)
     if as_json:
         return emit(msgs)

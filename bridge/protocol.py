@@ -439,7 +439,7 @@ def drain_within(me: Session, size: Callable[[dict], int], budget: int | None) -
         claims.append(claim)
         used += cost
     try:
-        yield [c.message for c in claims], box.count()
+        yield [c.message for c in claims], box.waiting()
     except BaseException:
         for c in claims:
             box.release(c)

@@ -103,6 +103,7 @@ class Mailbox:
     _keys: dict[str, tuple] = field(default_factory=dict, repr=False)  # name -> its key in _pending
     _heads: dict[str, tuple[dict, int]] = field(default_factory=dict, repr=False)  # left by a filter: (msg, inode)
     _listed_at: float = field(default=0.0, repr=False)
+    _own_links: set[str] = field(default_factory=set, repr=False)  # delivered links we made, until inotify echoes
 
     def __post_init__(self) -> None:
         self.inbox = self.session_dir / "inbox"
@@ -130,12 +131,15 @@ class Mailbox:
             arrived, overflow = self._arrivals.take()
             if not overflow and time.monotonic() - self._listed_at < FULL_LISTING_S:
                 for name in arrived:
-                    if name.endswith(".json") and not name.startswith(".") and name not in self._keys:
+                    if name in self._own_links:
+                        self._own_links.discard(name)  # the echo of our own finalize: a link, not a message
+                    elif name.endswith(".json") and not name.startswith(".") and name not in self._keys:
                         self._add(name, None)
                 return self._pending
-        self._pending, self._keys, self._heads = SortedList(), {}, {}
-        for name, mtime in self._list_inbox():
-            self._add(name, mtime)
+        listing = self._list_inbox()
+        self._keys = dict((name, key) for key, name in listing)
+        self._pending = SortedList(listing)  # one sort of the whole listing, not n inserts
+        self._heads = {}
         self._listed_at = time.monotonic()
         return self._pending
 
@@ -158,8 +162,8 @@ class Mailbox:
             self._pending.discard((key, name))
         self._heads.pop(name, None)
 
-    def _list_inbox(self) -> list[tuple[str, int | None]]:
-        """(name, mtime or None) of each pending file, from directory entries alone; strays are quarantined."""
+    def _list_inbox(self) -> list[tuple[tuple[int, str], str]]:
+        """(FIFO key, name) of each pending file, from directory entries alone; strays are quarantined."""
         names = []
         now = time.time()
         with os.scandir(self.inbox) as entries:
@@ -170,8 +174,9 @@ class Mailbox:
                     if e.name.endswith(".json") and e.is_file(follow_symlinks=False):
                         stem = e.name[:-5]
                         if validate.MESSAGE_ID.fullmatch(stem):
-                            timed = message.id_time_ns(stem) is not None
-                            names.append((e.name, None if timed else e.stat(follow_symlinks=False).st_mtime_ns))
+                            t = message.id_time_ns(stem)  # our ids carry their send time: no stat needed
+                            names.append(((t if t is not None else e.stat(follow_symlinks=False).st_mtime_ns,
+                                           stem), e.name))
                         else:
                             self._quarantine(Path(e.path), "file name is not a message id")
                     elif e.is_symlink():
@@ -208,6 +213,10 @@ class Mailbox:
         return msg, st.st_ino
 
     # --- looking -------------------------------------------------------------------------------------------------
+
+    def waiting(self) -> int:
+        """How many messages are pending, from this reader's ordered listing (fresh in a new process)."""
+        return len(self._refresh())
 
     def count(self) -> int:
         """How many messages are pending, from directory entries alone (no file is opened or parsed)."""
@@ -524,6 +533,8 @@ class Mailbox:
     def _finish(self, claimed: Path, msg_id: str, msg: dict, receipt: str | None) -> None:
         name = f"{msg_id}.json"
         layout.atomic_write(self.read_dir / name, layout.dumps(msg), durable=False)
+        if self._arrivals is not None and len(self._own_links) < 10_000:
+            self._own_links.add(name)
         layout.atomic_symlink(f".read/{name}", self.inbox / name)
         layout.unlink_quietly(claimed)
         layout.unlink_quietly(self.noticed_dir / msg_id)

@@ -99,8 +99,8 @@ class Mailbox:
     session_dir: Path
     reports: list[str] = field(default_factory=list)  # quarantine notices this reader produced
     _arrivals: Subscription | None = field(default=None, repr=False)
-    _pending: SortedList | None = field(default=None, repr=False)  # (fifo key, name) of pending messages
-    _keys: dict[str, tuple] = field(default_factory=dict, repr=False)  # name -> its key in _pending
+    _pending: SortedList | None = field(default=None, repr=False)  # (send time, name) of pending messages
+    _keys: dict[str, int] = field(default_factory=dict, repr=False)  # name -> its send time in _pending
     _heads: dict[str, tuple[dict, int]] = field(default_factory=dict, repr=False)  # left by a filter: (msg, inode)
     _listed_at: float = field(default=0.0, repr=False)
     _own_links: set[str] = field(default_factory=set, repr=False)  # delivered links we made, until inotify echoes
@@ -137,8 +137,8 @@ class Mailbox:
                         self._add(name, None)
                 return self._pending
         listing = self._list_inbox()
-        self._keys = dict((name, key) for key, name in listing)
-        self._pending = SortedList(listing)  # one sort of the whole listing, not n inserts
+        self._keys = dict((name, t) for t, name in listing)
+        self._pending = SortedList(listing)  # one sort of flat (int, str) pairs, not n inserts
         self._heads = {}
         self._listed_at = time.monotonic()
         return self._pending
@@ -152,18 +152,20 @@ class Mailbox:
                 mtime_ns = os.lstat(self.inbox / name).st_mtime_ns
             except FileNotFoundError:
                 return
-        key = message.fifo_key(stem, mtime_ns or 0)
-        self._keys[name] = key
-        self._pending.add((key, name))
+        t = message.id_time_ns(stem)
+        t = t if t is not None else mtime_ns or 0
+        self._keys[name] = t
+        self._pending.add((t, name))
 
     def _drop(self, name: str) -> None:
-        key = self._keys.pop(name, None)
-        if key is not None:
-            self._pending.discard((key, name))
+        t = self._keys.pop(name, None)
+        if t is not None:
+            self._pending.discard((t, name))
         self._heads.pop(name, None)
 
-    def _list_inbox(self) -> list[tuple[tuple[int, str], str]]:
-        """(FIFO key, name) of each pending file, from directory entries alone; strays are quarantined."""
+    def _list_inbox(self) -> list[tuple[int, str]]:
+        """(send time, name) of each pending file, from directory entries alone; strays are quarantined. Our ids
+        carry their send time; the reference's random ids use the file's mtime."""
         names = []
         now = time.time()
         with os.scandir(self.inbox) as entries:
@@ -174,9 +176,9 @@ class Mailbox:
                     if e.name.endswith(".json") and e.is_file(follow_symlinks=False):
                         stem = e.name[:-5]
                         if validate.MESSAGE_ID.fullmatch(stem):
-                            t = message.id_time_ns(stem)  # our ids carry their send time: no stat needed
-                            names.append(((t if t is not None else e.stat(follow_symlinks=False).st_mtime_ns,
-                                           stem), e.name))
+                            t = message.id_time_ns(stem)  # no stat needed for our ids
+                            names.append((t if t is not None else e.stat(follow_symlinks=False).st_mtime_ns,
+                                          e.name))
                         else:
                             self._quarantine(Path(e.path), "file name is not a message id")
                     elif e.is_symlink():

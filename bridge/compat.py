@@ -150,6 +150,9 @@ def bridge_listen(args: tuple[str, ...]) -> None:
             sys.stdout.flush()
     except Timeout:
         sys.exit(1)
+    finally:
+        for note in me.mailbox.reports:  # files this reader moved aside: said once, on stderr
+            click.echo(f"warning: {safe_line(note)}", err=True)
 
 
 @compat.command("bridge-receive", context_settings=ARGS_MAY_START_WITH_DASH)

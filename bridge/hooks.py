@@ -26,6 +26,7 @@ import psutil
 
 from bridge import layout, protocol, sessions
 from bridge.errors import BridgeError
+from bridge.terminal import safe_line
 
 MAX_CONTEXT = 8000  # characters of additionalContext per prompt; Claude Code previews much longer text only in part
 DEADLINE_S = 8.0  # every hook answers within this (BRIDGE_HOOK_DEADLINE); hooks.json allows 10 s
@@ -228,10 +229,18 @@ def user_prompt_submit(data: dict, answer: Answer) -> dict | None:
     budget = MAX_CONTEXT - len(head) - len(rest(10**6)) - 4  # each part is joined with a blank line
     with protocol.drain_within(me, lambda m: len(render(m)) + 2, budget) as (msgs, left):
         if not msgs and not left:
+            report(me)
             return {}
         parts = [head, *(render(m) for m in msgs), *([rest(left)] if left else [])]
         answer.send(context("UserPromptSubmit", "\n\n".join(parts)))
+    report(me)
     return None
+
+
+def report(me: sessions.Session) -> None:
+    """Say once, on stderr (Claude's hook log), which inbox files this hook moved to quarantine."""
+    for note in me.mailbox.reports:
+        click.echo(f"warning: {safe_line(note)}", err=True)
 
 
 KEEP_ON = ("clear", "resume")  # the same agent goes on (new conversation, or another one resumed in this process)

@@ -126,7 +126,8 @@ def _text(msg: dict, key: str, *, limit: int | None = 1024) -> str:
 
 
 def _timestamp(value: object, msg_id: str) -> str | None:
-    """ISO-8601 text as sent; a number (seconds or milliseconds since the epoch) becomes ISO; missing: the id's."""
+    """ISO-8601 text as sent; a number (seconds or milliseconds since the epoch) becomes ISO; missing or not a
+    date: the id's time. Idempotent: what it returns, it returns again for itself."""
     if isinstance(value, str):
         return value[:64]
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -134,7 +135,7 @@ def _timestamp(value: object, msg_id: str) -> str | None:
         try:
             return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         except (OverflowError, OSError, ValueError):
-            return None
+            pass
     ns = id_time_ns(msg_id)
     return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ns else None
 

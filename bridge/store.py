@@ -441,8 +441,11 @@ class Mailbox:
         os.rename(path, self.inbox / f"{msg_id}.json")
 
     def _restore_link(self, path: Path, msg_id: str) -> None:
-        """A delivered link that ended up in .claimed/: back to the inbox if nothing is there, else dropped."""
-        if os.readlink(path) == f".read/{msg_id}.json" and not os.path.lexists(self.inbox / f"{msg_id}.json"):
+        """A link that ended up in .claimed/: our delivered link goes back to the inbox (or is dropped if the inbox
+        has it again); any other link is moved aside, never followed and never silently deleted."""
+        if os.readlink(path) != f".read/{msg_id}.json":
+            self._quarantine(path, "a link that is not a delivered message")
+        elif not os.path.lexists(self.inbox / f"{msg_id}.json"):
             os.rename(path, self.inbox / f"{msg_id}.json")
         else:
             layout.unlink_quietly(path)

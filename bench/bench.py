@@ -42,6 +42,7 @@ from bridge.store import Mailbox  # noqa: E402
 from bridge.watch import watching  # noqa: E402
 
 import backlog  # noqa: E402  (bench/ is on sys.path when this file runs)
+from report import table  # noqa: E402
 
 PROCS = str(REPO / "tests" / "procs.py")
 SCRIPTS = REPO / "scripts"
@@ -51,15 +52,6 @@ def ms(values: list[float]) -> tuple[str, str]:
     values = sorted(values)
     p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
     return f"{statistics.median(values) * 1000:.2f} ms", f"{p95 * 1000:.2f} ms"
-
-
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    sys.stdout.flush()
 
 
 class Env:

@@ -17,15 +17,7 @@ sys.path.insert(0, str(REPO / "tests"))
 os.environ["BRIDGE_HOST_PID"] = str(os.getpid())  # every session of this run is hosted by the bench process
 
 import crash  # noqa: E402
-
-
-def table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    print(f"\n#### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " |")
-    sys.stdout.flush()
+from report import table  # noqa: E402
 
 
 def main(trials: int) -> int:

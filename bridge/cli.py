@@ -6,7 +6,6 @@ Each command parses, calls one core function, and formats: short human text by d
 from __future__ import annotations
 
 import functools
-import math
 import sys
 import time
 from typing import Callable
@@ -29,14 +28,11 @@ class Seconds(click.ParamType):
     name = "seconds"
 
     def convert(self, value, param, ctx) -> float:
-        """The value as a float; nan, inf and negatives are usage errors (nan would wait forever unnoticed)."""
+        """The value as a float, by the core's rule (protocol.seconds); a refused one is a usage error."""
         try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            seconds = math.nan
-        if not math.isfinite(seconds) or seconds < 0:
+            return protocol.seconds(float(value))
+        except (TypeError, ValueError, BridgeError):
             self.fail(f"must be a finite number of seconds >= 0 (0 waits forever), not {value!r}", param, ctx)
-        return seconds
 
 
 SECONDS = Seconds()

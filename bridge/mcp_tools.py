@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import os
 import re
 import sys
@@ -265,9 +264,7 @@ def wait_time(wait_s: float | None) -> float:
     clients can send NaN, Infinity or the strings "nan"/"inf", which pydantic turns into floats."""
     if wait_s is None:
         return WAIT_S
-    if not math.isfinite(wait_s) or wait_s < 0:
-        raise BridgeError(f"wait_s must be a finite number of seconds >= 0, not {wait_s!r}")
-    return max(min(wait_s, WAIT_S), 0.001)
+    return max(min(protocol.seconds(wait_s, "wait_s"), WAIT_S), 0.001)
 
 
 def me() -> Session:
@@ -429,7 +426,7 @@ def bridge_read(message_id: MessageId) -> ReadResult:
 
     It counts as read from then on. A message taken before is returned again with already_read true."""
     with protocol.read(me(), message_id) as (msg, taken_now):
-        return ReadResult(message=message_out(msg), already_read=not taken_now)
+        return ReadResult(message=presented(msg), already_read=not taken_now)
 
 
 @tool(read_only=True, idempotent=True)

@@ -6,8 +6,8 @@ connections. A session with a pid is alive exactly while that process lives; one
 is judged by its heartbeat: stale after 5 minutes, removable after 30.
 
 Concurrency: start's find-or-create holds $BRIDGE_DIR/.locks/registry.lock (one session per project and host, a
-label held by one live session); every manifest change is a read-modify-write under sessions/<sid>/.lock that never
-recreates a stopped session. Removal is one rename to sessions/.ended-<sid>-<hex>; gc finishes what a killed stop or
+label held by one live session); every manifest change is a read-modify-write under the flock of the session's
+directory itself, which can never recreate a stopped session. Removal is one rename to sessions/.ended-<sid>-<hex>; gc finishes what a killed stop or
 start left behind.
 """
 
@@ -430,9 +430,7 @@ def _finish_removal(root: Path, ended: Path, sid: str, manifest: dict | None) ->
         _clear_pointer(root, Path(project), sid)
     _crash_point("pointer")
     try:
-        abandon = getattr(Mailbox(ended), "abandon", None)
-        if abandon is not None:
-            abandon()
+        Mailbox(ended).abandon()
     except (OSError, BridgeError):
         pass  # a half-deleted mailbox or a sender gone too: tell what can be told, and finish the removal anyway
     _delete_tree(ended)
@@ -535,7 +533,7 @@ def _remove_old_temps(s: Session, now: float) -> int:
     """Delete temp and link files a killed writer left, once they are TEMP_MAX_AGE_S old."""
     count = 0
     box = s.mailbox
-    for d in (box.inbox, box.read_dir, s.dir / "outbox", s.dir):
+    for d in (box.inbox, box.read_dir, box.claimed_dir, box.noticed_dir, s.dir / "outbox", s.dir):
         for e in os.scandir(d):
             if e.name.startswith((".tmp-", ".lnk-", ".adopt-")):
                 try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 
 from bridge import layout, message
-from bridge.store import Mailbox
+from bridge.mailbox import Mailbox
 
 CLAIM_SIZES = (100, 1_000, 10_000, 100_000)
 CLAIM_SAMPLES = 200  # steady claims measured per backlog size, after the first (listing) one
@@ -50,7 +50,7 @@ def fill_pending(box: Mailbox, sender_manifest: dict, to: str, n: int, tag: str 
     for i in range(n):
         msg = message.build(sender=sender_manifest, to=to, type="query",
                             content=f"{tag} message {i}: what does function_{i} return for an empty list?")
-        fd = os.open(f"{inbox}/{msg['id']}.json", flags, layout.FILE_MODE)
+        fd = os.open(f"{inbox}/{msg['id']}.json", flags, 0o600)
         try:
             os.write(fd, layout.dumps(msg))
         finally:

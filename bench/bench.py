@@ -3,7 +3,8 @@
     ./dev bench                  # full run, about 12 minutes (the 100,000-message backlog tables take 4,
                                  # every crash point and pair three times takes 5)
     ./dev bench --quick          # fewer trials, shorter idle window, backlogs of at most 10,000
-    ./dev bench --only backlog   # just (f) and (g); --only takes a comma list of: wake,read,throughput,idle,backlog,crash
+    ./dev bench --only backlog   # just (f) and (g); --only takes a comma list of: wake,read,throughput,idle,backlog,crash,
+                                 # hotpaths (bench/hotpaths.py)
 
 (a) send -> wake of a blocked bridge-listen.sh and of an in-process waiter, next to the floor measured in the same
     run (a bare rename seen through the same inotify mechanism, and `python -c pass`);
@@ -38,7 +39,7 @@ sys.path.insert(0, str(REPO / "tests"))
 os.environ["BRIDGE_HOST_PID"] = str(os.getpid())  # every session of this run is hosted by the bench process
 
 from bridge import layout, message, protocol, sessions  # noqa: E402
-from bridge.store import Mailbox  # noqa: E402
+from bridge.mailbox import Mailbox  # noqa: E402
 from bridge.watch import watching  # noqa: E402
 
 import backlog  # noqa: E402  (bench/ is on sys.path when this file runs)
@@ -263,7 +264,7 @@ def bench_idle(seconds: float) -> None:
     ])
 
 
-PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash")
+PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths")
 
 
 def main() -> None:
@@ -290,6 +291,11 @@ def main() -> None:
         import crash_points  # bench/crash_points.py: every crash point and pair, against the real store
 
         crash_points.main(trials=1 if args.quick else 3)
+    if "hotpaths" in only:
+        import hotpaths  # bench/hotpaths.py: the hooks, a one-shot send and the MCP server start, next to the floor
+
+        hotpaths.bench_hotpaths(7 if args.quick else 21)
+        hotpaths.print_verdicts()
     backlog.print_verdicts()
 
 

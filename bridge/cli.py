@@ -1,6 +1,8 @@
-"""The `session-bridge` command: a thin click layer over bridge.protocol and bridge.sessions.
+"""The `session-bridge` command: a thin click layer over the core API (bridge/__init__.py).
 
-Each command parses, calls one core function, and formats: short human text by default, stable JSON with --json.
+Each command parses, calls one core function, and renders: short human text by default (bridge.render), the shared
+JSON shape with --json (bridge.views, documented in docs/json.md). A core error's next step is worded here as the
+CLI command that takes it. The other front-ends' command groups (compat, hooks, mcp, hosts) are registered at the end.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from typing import Callable
 import click
 import orjson
 
-from bridge import __version__, layout, message, protocol, sessions
+import bridge
+from bridge import __version__, render, views
 from bridge.errors import BridgeError
-from bridge.sessions import Session
 from bridge.terminal import safe, safe_line
 
 EXIT_CODES = """\b
 Exit codes: 0 ok, 1 error, 2 usage, 3 timeout, 4 no session (run `start`), 5 peer unknown or gone."""
+
+# How the CLI words a core error's next step (bridge.errors.ACTIONS).
+WORDS = {
+    "start": "session-bridge start", "peers": "session-bridge peers", "status": "session-bridge status",
+    "inbox": "session-bridge inbox --all", "outbox": "session-bridge outbox", "listen": "session-bridge listen",
+    "receive": "session-bridge receive {}", "gc": "session-bridge gc",
+}
 
 
 class Seconds(click.ParamType):
@@ -28,9 +37,9 @@ class Seconds(click.ParamType):
     name = "seconds"
 
     def convert(self, value, param, ctx) -> float:
-        """The value as a float, by the core's rule (protocol.seconds); a refused one is a usage error."""
+        """The value as a float, by the core's rule (bridge.seconds); a refused one is a usage error."""
         try:
-            return protocol.seconds(float(value))
+            return bridge.seconds(float(value))
         except (TypeError, ValueError, BridgeError):
             self.fail(f"must be a finite number of seconds >= 0 (0 waits forever), not {value!r}", param, ctx)
 
@@ -38,13 +47,14 @@ class Seconds(click.ParamType):
 SECONDS = Seconds()
 
 
-def emit(data: object) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+def emit(**fields: object) -> None:
+    """Print one versioned JSON result (bridge.views.result) and flush."""
+    sys.stdout.write(orjson.dumps(views.result(**fields), option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stdout.flush()
 
 
 def command(group: click.Group, name: str | None = None, **kw) -> Callable:
-    """A subcommand with --json and one-line errors mapped to the documented exit codes."""
+    """A subcommand with --json and one-line errors (their next step as a CLI command) mapped to the exit codes."""
 
     def wrap(fn: Callable) -> click.Command:
         @functools.wraps(fn)
@@ -53,9 +63,9 @@ def command(group: click.Group, name: str | None = None, **kw) -> Callable:
                 return fn(*args, as_json=as_json, **kwargs)
             except BridgeError as e:
                 if as_json:
-                    emit({"error": str(e), "exitCode": e.exit_code})
+                    emit(error=e.worded(WORDS), exit_code=e.exit_code)
                 else:
-                    click.echo(safe(f"Error: {e}"), err=True)  # errors may quote peers' names
+                    click.echo(safe(f"Error: {e.worded(WORDS)}"), err=True)  # errors may quote peers' names
                 sys.exit(e.exit_code)
 
         run = click.option("--json", "as_json", is_flag=True, help="Print stable JSON instead of text.")(run)
@@ -71,47 +81,34 @@ def body(text: str | None, file: str | None) -> str:
     if file is not None:
         try:
             with open(file, "rb") as f:
-                data = f.read(protocol.max_body() + 1)
+                data = f.read(bridge.max_body() + 1)
         except OSError as e:
             raise BridgeError(f"cannot read {file}: {e.strerror}") from None
     elif text == "-" or text is None:
         if text is None and sys.stdin.isatty():
             raise BridgeError("no message text; pass it as an argument, '-' for stdin, or --file PATH")
-        data = sys.stdin.buffer.read(protocol.max_body() + 1)
+        data = sys.stdin.buffer.read(bridge.max_body() + 1)
     else:
-        return protocol.check_body(text)
+        return bridge.check_body(text)
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BridgeError("message body is not valid UTF-8 text; send text, or a path to a file with the data") from None
     if not decoded.strip():
         raise BridgeError("message body is empty; pass the text as an argument, '-' for stdin, or --file PATH")
-    return protocol.check_body(decoded)
+    return bridge.check_body(decoded)
 
 
-def me() -> Session:
-    return sessions.require_current(layout.bridge_dir())
-
-
-def warn_reports(session: Session) -> None:
+def warn_reports(session: bridge.Session) -> None:
+    """Say on stderr, once, which inbox files this command moved to quarantine."""
     for note in session.mailbox.reports:
         click.echo(safe(f"warning: {note}"), err=True)  # names the peer-written file
 
 
-def describe_message(msg: dict) -> str:
-    meta = msg.get("metadata", {})
-    who = f"{safe_line(meta.get('fromLabel') or meta.get('fromProject', 'unknown'))} ({safe_line(msg['from'])})"
-    kind = msg["type"]
-    head = f"[{safe_line(kind)}] from {who} · {safe_line(msg['id'])}"
-    if msg.get("inReplyTo"):
-        head += f" · in reply to {safe_line(msg['inReplyTo'])}"
-    attempt = meta.get("attempt", 1)
-    if isinstance(attempt, int) and attempt > 1:
-        head += f" · redelivered (attempt {attempt})"
-    lines = [head, safe(msg["content"])]
-    if kind == "query":
-        lines += ["", f'Answer with: session-bridge reply {safe_line(msg["id"])} "<your answer>"']
-    return "\n".join(lines)
+def show_message(msg: dict) -> None:
+    """A message for a person at a terminal, with the command that answers a query."""
+    click.echo(render.message(views.message_view(msg), "session-bridge", terminal=True))
+    sys.stdout.flush()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -138,13 +135,12 @@ def start(label: str | None, as_json: bool) -> None:
     Example:
         session-bridge start --label library
     """
-    session, created = sessions.register(layout.bridge_dir(), label)
+    session, created = bridge.start(label)
     if as_json:
-        return emit({"created": created, **session.manifest})
-    verb = "Started" if created else "Resumed"
+        return emit(created=created, session=views.session_view(session))
     m = session.manifest
-    click.echo(f"{verb} bridge session {safe_line(session.id)} for {safe_line(m['projectName'])}"
-               + (f" (label {safe_line(m['label'])})" if m.get("label") else "") + ".")
+    click.echo(f"{'Started' if created else 'Resumed'} bridge session {safe_line(session.id)} for "
+               f"{safe_line(m['projectName'])}" + (f" (label {safe_line(m['label'])})" if m.get("label") else "") + ".")
     click.echo(f"Peers connect with: session-bridge connect {safe_line(m.get('label') or session.id)}")
 
 
@@ -156,13 +152,11 @@ def whoami(as_json: bool) -> None:
     Example:
         session-bridge whoami --json
     """
-    session = me()
+    v = views.session_view(bridge.me())
     if as_json:
-        return emit(session.manifest)
-    m = session.manifest
-    click.echo(f"{safe_line(session.id)}  {safe_line(m.get('projectName'))}  {safe_line(m.get('projectPath'))}"
-               + (f"  label={safe_line(m['label'])}" if m.get("label") else "")
-               + f"  host={safe_line(m.get('host', 'unknown'))}")
+        return emit(session=v)
+    click.echo(f"{safe_line(v['session_id'])}  {safe_line(v['project_name'])}  {safe_line(v['project_path'])}"
+               + (f"  label={safe_line(v['label'])}" if v["label"] else "") + f"  host={safe_line(v['host'])}")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -174,13 +168,13 @@ def connect(peer: str, as_json: bool) -> None:
     Example:
         session-bridge connect library
     """
-    session = me()
-    target = sessions.find_peer(session.root, peer, session)
+    session = bridge.me()
+    target = bridge.find_peer(session.root, peer, session)
     if target.liveness != "active":
         click.echo(f"warning: {safe_line(target.describe())} looks {target.liveness}; connecting anyway", err=True)
-    msg = protocol.connect(session, target)
+    ping = bridge.connect(session, target)
     if as_json:
-        return emit({"peer": target.manifest, "status": target.liveness, "ping": msg["id"]})
+        return emit(peer=views.session_view(target), ping_id=ping["id"])
     m = target.manifest
     click.echo(f"Connected to '{safe_line(m.get('projectName'))}' ({safe_line(target.id)}) "
                f"at {safe_line(m.get('projectPath'))}")
@@ -197,24 +191,23 @@ def listen(timeout: float, as_json: bool) -> None:
     Example:
         session-bridge listen --timeout 540
     """
-    session = me()
+    session = bridge.me()
     try:
-        with protocol.listen(session, timeout) as msg:
+        with bridge.listen(session, timeout) as msg:
             if as_json:
-                emit(msg)
+                emit(status="message", message=views.message_view(msg))
             else:
-                click.echo(describe_message(msg))
-                sys.stdout.flush()
+                show_message(msg)
     finally:
         warn_reports(session)
 
 
-def _print_answer(answer: dict, started: float, as_json: bool, question: dict | None = None) -> None:
+def _print_answer(question_id: str, answer: dict, started: float, as_json: bool) -> None:
     if as_json:
-        return emit({"question": question, "answer": answer} if question else answer)
-    who = answer.get("metadata", {}).get("fromLabel") or answer.get("metadata", {}).get("fromProject", "peer")
-    click.echo(f"Answer from {safe_line(who)} ({safe_line(answer['from'])}) after {time.monotonic() - started:.2f}s:",
-               err=True)
+        return emit(status="answered", question_id=question_id, answer=views.message_view(answer))
+    again = " (delivered before; shown again)" if answer.get("status") == "read" else ""
+    click.echo(f"Answer from {render.sender(views.message_view(answer), terminal=True)} after "
+               f"{time.monotonic() - started:.2f}s{again}:", err=True)
     click.echo(safe(answer["content"]))
     sys.stdout.flush()
 
@@ -233,12 +226,12 @@ def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: 
         session-bridge ask library "What replaced getUser() in v2?"
         git diff | session-bridge ask library - --timeout 300
     """
-    session = me()
+    session = bridge.me()
     question = body(text, file)
-    target = sessions.find_peer(session.root, peer, session)
+    target = bridge.find_peer(session.root, peer, session)
     started = time.monotonic()
-    with protocol.ask(session, target, question, timeout) as (q, answer):
-        _print_answer(answer, started, as_json, q)
+    with bridge.ask(session, target, question, timeout) as (q, answer):
+        _print_answer(q["id"], answer, started, as_json)
 
 
 @command(main, epilog=EXIT_CODES)
@@ -252,10 +245,9 @@ def reply(message_id: str, text: str | None, file: str | None, as_json: bool) ->
     Example:
         session-bridge reply msg-1732170000000000000-a1b2c3 "getUser() is now fetchUser(id)"
     """
-    session = me()
-    msg = protocol.reply(session, message_id, body(text, file))
+    msg = bridge.reply(bridge.me(), message_id, body(text, file))
     if as_json:
-        return emit(msg)
+        return emit(message=views.message_view(msg))
     click.echo(f"Replied to {safe_line(msg['to'])} with {msg['id']}.")
 
 
@@ -277,11 +269,11 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
         session-bridge send library query "Is 2.1 released?"
         session-bridge send library query "Still at your desk?" --ttl 600
     """
-    session = me()
-    target = sessions.find_peer(session.root, peer, session)
-    msg = protocol.send(session, target, type, body(text, file), in_reply_to, ttl=ttl)
+    session = bridge.me()
+    target = bridge.find_peer(session.root, peer, session)
+    msg = bridge.send(session, target, type, body(text, file), in_reply_to, ttl=ttl)
     if as_json:
-        return emit(msg)
+        return emit(message=views.message_view(msg))
     click.echo(msg["id"])
 
 
@@ -291,14 +283,15 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
 def receive(message_id: str, timeout: float, as_json: bool) -> None:
     """Wait for the reply to a message you sent (e.g. after `ask` timed out).
 
+    A reply that already reached this session another way (listen, a hook) is printed again at once.
+
     \b
     Example:
         session-bridge receive msg-1732170000000000000-a1b2c3 --timeout 300
     """
-    session = me()
     started = time.monotonic()
-    with protocol.receive(session, message_id, timeout) as answer:
-        _print_answer(answer, started, as_json)
+    with bridge.receive(bridge.me(), message_id, timeout) as answer:
+        _print_answer(message_id, answer, started, as_json)
 
 
 @command(main, epilog=EXIT_CODES)
@@ -309,18 +302,15 @@ def peers(as_json: bool) -> None:
     Example:
         session-bridge peers
     """
-    root = layout.bridge_dir()
-    mine = sessions.current(root)
-    others = [s for s in sessions.all_sessions(root) if mine is None or s.id != mine.id]
+    others = [views.session_view(s) for s in bridge.peers()]
     if as_json:
-        return emit([{**s.manifest, "liveness": s.liveness} for s in others])
+        return emit(peers=others)
     if not others:
         click.echo("No other bridge sessions. Start one in another project with: session-bridge start")
         return
     rows = [("SESSION", "LABEL", "PROJECT", "HOST", "STATUS", "PATH")]
-    rows += [tuple(map(safe_line, (s.id, s.manifest.get("label") or "-", s.manifest.get("projectName", "?"),
-                                   s.manifest.get("host", "reference"), s.liveness,
-                                   s.manifest.get("projectPath", "?")))) for s in others]
+    rows += [tuple(map(safe_line, (v["session_id"], v["label"] or "-", v["project_name"] or "?", v["host"],
+                                   v["status"], v["project_path"] or "?"))) for v in others]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
@@ -334,15 +324,15 @@ def status(as_json: bool) -> None:
     Example:
         session-bridge status
     """
-    info = protocol.status(me())
+    session = bridge.me()
+    info = bridge.status(session)
+    connections = [views.connection_view(c) for c in info["connections"]]
     if as_json:
-        return emit(info)
-    m = info["session"]
-    click.echo(f"Session {safe_line(m['sessionId'])} ({safe_line(m.get('label') or m.get('projectName'))}) · "
-               f"{info['pending']} pending")
-    for c in info["connections"]:
-        click.echo(f"  connected: {safe_line(c['sessionId'])} {safe_line(c['name'] or '?')} [{c['status']}]")
-    if not info["connections"]:
+        return emit(session=views.session_view(session), pending=info["pending"], connections=connections)
+    click.echo(f"Session {safe_line(session.id)} ({safe_line(session.name)}) · {info['pending']} pending")
+    for c in connections:
+        click.echo(f"  connected: {safe_line(c['session_id'])} {safe_line(c['name'] or '?')} [{c['status']}]")
+    if not connections:
         click.echo("  no connections yet; connect with: session-bridge connect <peer>")
 
 
@@ -358,19 +348,17 @@ def inbox(include_read: bool, limit: int, as_json: bool) -> None:
         session-bridge inbox
         session-bridge inbox --all --limit 0 --json
     """
-    session = me()
-    msgs = protocol.inbox(session, include_read, limit or None)
+    session = bridge.me()
+    msgs = [views.message_view(m) for m in bridge.inbox(session, include_read, limit or None)]
     waiting = session.mailbox.waiting()
     warn_reports(session)
     if as_json:
-        return emit(msgs)
+        return emit(messages=msgs, pending=waiting)
     if not msgs:
         click.echo("Inbox empty." if include_read else "No pending messages.")
-    for m in msgs:
-        first = safe_line((m["content"].splitlines() or [""])[0][:80])
-        click.echo(f"{safe_line(m['id'])}  {safe_line(m.get('status', 'pending')):7}  {safe_line(m['type']):13}  "
-                   f"from {safe_line(m['from'])}: {first}")
-    shown = sum(1 for m in msgs if m.get("status") == "pending")
+    for v in msgs:
+        click.echo(render.summary(v))
+    shown = sum(1 for v in msgs if v["status"] == "pending")
     if waiting > shown:
         click.echo(f"... {waiting - shown} more pending; show them with --limit 0, take one with: "
                    "session-bridge read <message-id>")
@@ -387,15 +375,13 @@ def read(message_id: str, as_json: bool) -> None:
     Example:
         session-bridge read msg-1732170000000000000-a1b2c3
     """
-    session = me()
-    with protocol.read(session, message_id) as (msg, taken_now):
+    with bridge.read(bridge.me(), message_id) as (msg, taken_now):
         if not taken_now:
             click.echo(f"(already read at {safe_line(msg['metadata'].get('readAt', '?'))})", err=True)
         if as_json:
-            emit(msg)
+            emit(message=views.message_view(msg), already_read=not taken_now)
         else:
-            click.echo(describe_message(msg))
-        sys.stdout.flush()
+            show_message(msg)
 
 
 @command(main, epilog=EXIT_CODES)
@@ -413,15 +399,13 @@ def outbox(limit: int, as_json: bool) -> None:
     Example:
         session-bridge outbox --json
     """
-    msgs = protocol.outbox(me(), limit or None)
+    sent = [views.sent_view(m) for m in bridge.outbox(bridge.me(), limit or None)]
     if as_json:
-        return emit(msgs)
-    if not msgs:
+        return emit(messages=sent)
+    if not sent:
         click.echo("Nothing sent yet.")
-    for m in msgs:
-        first = safe_line((m["content"].splitlines() or [""])[0][:60])
-        click.echo(f"{safe_line(m['id'])}  {m['state']:13}  {safe_line(m['type']):13}  to {safe_line(m['to'])}: "
-                   f"{first}")
+    for v in sent:
+        click.echo(render.summary(v, width=60))
 
 
 @command(main, epilog=EXIT_CODES)
@@ -435,16 +419,13 @@ def notice(limit: int, as_json: bool) -> None:
     Example:
         session-bridge notice --json
     """
-    session = me()
-    with protocol.notice(session, limit) as due:
+    with bridge.notice(bridge.me(), limit) as due:
+        pointers = [views.notice_view(m) for m in due]
         if as_json:
-            emit([{"id": m["id"], "from": m["from"], "fromName": message.sender_name(m), "type": m["type"],
-                   "timestamp": m["timestamp"]} for m in due])
+            emit(notices=pointers)
         else:
-            for m in due:
-                click.echo(f"session-bridge: {safe_line(m['type'])} {safe_line(m['id'])} from "
-                           f"{safe_line(message.sender_name(m))} waits; take it with: session-bridge read "
-                           f"{safe_line(m['id'])}")
+            for v in pointers:
+                click.echo(render.notice(v, "session-bridge"))
         sys.stdout.flush()
 
 
@@ -456,10 +437,10 @@ def stop(as_json: bool) -> None:
     Example:
         session-bridge stop
     """
-    session = me()
-    notified = protocol.stop(session)
+    session = bridge.me()
+    notified = bridge.stop(session)
     if as_json:
-        return emit({"stopped": session.id, "notified": notified})
+        return emit(stopped=session.id, notified=notified)
     click.echo(f"Stopped session {session.id}; told {len(notified)} peer(s)"
                + (f": {safe_line(', '.join(notified))}." if notified else "."))
 
@@ -472,11 +453,11 @@ def gc(as_json: bool) -> None:
     Example:
         session-bridge gc
     """
-    report = sessions.gc(layout.bridge_dir())
+    report = bridge.gc(bridge.bridge_dir())
     if as_json:
-        return emit(report)
+        return emit(**report)
     click.echo(f"Removed {len(report['removed'])} session(s), redelivered {report['redelivered']} message(s), "
-               f"deleted {report['tempFilesRemoved']} temp file(s).")
+               f"deleted {report['temp_files_removed']} temp file(s).")
 
 
 @main.command()
@@ -488,22 +469,17 @@ def demo(keep: bool) -> None:
     Example:
         session-bridge demo
     """
-    from bridge import demo as demo_module
+    from bridge import demo as demo_module  # only this command needs it
 
     sys.exit(demo_module.run(keep=keep))
 
 
 def _register_front_ends() -> None:
-    """Other front-ends add their own command groups (each module exposes `commands`)."""
-    import importlib
+    """The other front-ends' command groups: the CLI root is the one place that imports them (each module keeps
+    its heavy imports inside its commands, so registering costs little)."""
+    from bridge import compat, hooks, hosts, mcp
 
-    for name in ("bridge.compat", "bridge.hooks", "bridge.mcp_server", "bridge.hosts"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
+    for module in (compat, hooks, mcp, hosts):
         for cmd in module.commands:
             main.add_command(cmd)
 

@@ -17,13 +17,20 @@ from bridge.errors import BridgeError, PeerNotFound, Timeout
 from bridge.sessions import Session
 from bridge.terminal import safe, safe_line
 
+# How the scripts word a core error's next step: the reference plugin's own commands and scripts.
+WORDS = {"start": "/bridge start", "peers": "list-peers.sh", "status": "/bridge status", "inbox": "check-inbox.sh",
+         "outbox": "session-bridge outbox", "listen": "bridge-listen.sh", "receive": "bridge-receive.sh <session-id> {}",
+         "gc": "cleanup.sh"}
+
 
 def fail(text: str) -> None:
+    """Print the reference's error line on stderr and exit 1."""
     click.echo(safe(text), err=True)  # errors may quote peers' names
     sys.exit(1)
 
 
 def caller() -> Session:
+    """The caller's session, or the reference's error."""
     s = sessions.current(layout.bridge_dir())
     if s is None:
         fail("Error: No bridge session found. Run /bridge start first.")
@@ -37,7 +44,7 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except BridgeError as e:
-            fail(f"Error: {e}")
+            fail(f"Error: {e.worded(WORDS)}")
 
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -203,8 +210,7 @@ def _hook_json(system_message: str | None = None) -> None:
 
 @compat.command("check-inbox")
 @click.option("--summary-only", is_flag=True)
-@click.option("--rate-limited", is_flag=True, hidden=True)
-def check_inbox(summary_only: bool, rate_limited: bool) -> None:
+def check_inbox(summary_only: bool) -> None:
     """check-inbox.sh [--summary-only]: hook JSON with the pending messages (marked read)."""
     try:
         me = sessions.current(layout.bridge_dir())
@@ -241,7 +247,8 @@ def check_inbox(summary_only: bool, rate_limited: bool) -> None:
             if left:
                 parts.append(f"({left} more message(s) wait; they come with the next prompt)")
             _hook_json("\n".join([*parts, "=== END BRIDGE ==="]))  # printed inside the block: read only once shown
-    except Exception:  # a hook must never break the prompt: report nothing rather than crash
+    except Exception as e:  # noqa: BLE001 - a hook must never break the prompt: report nothing, say why on stderr
+        click.echo(f"check-inbox: {e}", err=True)
         _hook_json()
 
 

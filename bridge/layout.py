@@ -39,8 +39,26 @@ from bridge import validate
 from bridge.errors import BridgeError
 
 DIR_MODE = 0o700
-FILE_MODE = 0o600
 POINTER = Path(".claude") / "bridge-session"
+
+# Every on-disk name (the tree above); the other modules use these, never their own literals.
+SESSIONS = "sessions"
+MANIFEST = "manifest.json"
+INBOX = "inbox"
+READ = ".read"  # in inbox/
+CLAIMED = ".claimed"  # in inbox/
+NOTICED = ".noticed"  # in inbox/
+OUTBOX = "outbox"
+RECEIPTS = "receipts"
+WAITING = "waiting"
+QUARANTINE = "quarantine"
+WHY = ".why"  # quarantine/<file>.why says why it was moved aside
+LOCKS = ".locks"
+REGISTRY_LOCK = "registry.lock"  # in .locks/
+BACKGROUND_LOCK = ".background.lock"  # in a session dir: at most one background listener per session
+BACKGROUND_FLAG = ".background-listen"  # in a session dir while background listening is on (scripts/hook reads it)
+ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
+TEMP_PREFIXES = (".tmp-", ".lnk-", ".adopt-")  # files in flight (never ending in .json); gc removes old ones
 MANIFEST_CAP = 256 * 1024  # a manifest is a few hundred bytes; anything near this is not one
 SMALL_CAP = 4096  # pointer files, waiting markers, notice markers
 
@@ -55,12 +73,12 @@ def bridge_dir() -> Path:
     root = Path(raw).expanduser().absolute()
     try:
         make_dirs(root)
-        make_dirs(root / "sessions")
+        make_dirs(root / SESSIONS)
     except OSError as e:
         raise BridgeError(f"cannot create BRIDGE_DIR {root}: {e.strerror}; set BRIDGE_DIR to a writable directory") from e
     check_private(root)
-    check_private(root / "sessions")
-    if not os.access(root / "sessions", os.W_OK):
+    check_private(root / SESSIONS)
+    if not os.access(root / SESSIONS, os.W_OK):
         raise BridgeError(f"BRIDGE_DIR {root} is read-only; make it writable or set BRIDGE_DIR elsewhere")
     return root
 
@@ -77,15 +95,17 @@ def check_private(path: Path) -> None:
 
 
 def sessions_dir(root: Path) -> Path:
-    return root / "sessions"
+    """$BRIDGE_DIR/sessions."""
+    return root / SESSIONS
 
 
 def session_dir(root: Path, sid: str) -> Path:
-    return root / "sessions" / validate.session_id(sid)
+    """$BRIDGE_DIR/sessions/<sid>, after checking sid is safe as a path component."""
+    return root / SESSIONS / validate.session_id(sid)
 
 
-SESSION_SUBDIRS = ("inbox", "inbox/.read", "inbox/.claimed", "inbox/.noticed", "outbox", "receipts", "waiting",
-                   "quarantine")
+SESSION_SUBDIRS = (INBOX, f"{INBOX}/{READ}", f"{INBOX}/{CLAIMED}", f"{INBOX}/{NOTICED}", OUTBOX, RECEIPTS, WAITING,
+                   QUARANTINE)
 
 
 def make_session_dirs(sdir: Path) -> None:
@@ -117,7 +137,7 @@ def lock(path: Path, timeout: float = 10) -> FileLock:
     exist: filelock would create it with the umask's mode."""
     if not path.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent))
-    return FileLock(path, timeout=timeout, mode=FILE_MODE)
+    return FileLock(path, timeout=timeout, mode=0o600)
 
 
 class Busy(Exception):
@@ -146,6 +166,7 @@ def dir_lock(path: Path, timeout: float = 10) -> Iterator[None]:
 
 
 def pointer_path(project: Path) -> Path:
+    """<project>/.claude/bridge-session."""
     return project / POINTER
 
 
@@ -153,6 +174,7 @@ def pointer_path(project: Path) -> Path:
 
 
 def dumps(obj: object) -> bytes:
+    """JSON as the bridge writes it (indented, newline-terminated)."""
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -207,12 +229,12 @@ def read_text(path: Path, cap: int = SMALL_CAP) -> str:
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write data at path in one rename. durable=False skips fsync for data a crash may lose (heartbeats)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)  # mode 0600, name never ends in .json
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIXES[0], dir=path.parent)  # mode 0600, name never ends in .json
     except OSError as e:
         raise _write_error(path, e) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp's 0600 is still masked by the umask
+            os.fchmod(f.fileno(), 0o600)  # mkstemp's 0600 is still masked by the umask
             f.write(data)
             if durable:
                 f.flush()
@@ -228,7 +250,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
 
 def atomic_symlink(target: str, path: Path) -> None:
     """Point path at target (relative) in one rename, replacing whatever was there."""
-    tmp = path.parent / f".lnk-{os.getpid()}-{path.name[:-5] if path.name.endswith('.json') else path.name}"
+    tmp = path.parent / f"{TEMP_PREFIXES[1]}{os.getpid()}-{path.name[:-5] if path.name.endswith('.json') else path.name}"
     unlink_quietly(tmp)
     os.symlink(target, tmp)
     try:

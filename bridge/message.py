@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 from datetime import datetime, timezone
+from typing import TypedDict
 
 import orjson
 
@@ -31,6 +32,14 @@ DEFAULT_MAX_BODY = 64 * 1024
 ENVELOPE_CAP = 64 * 1024  # ids, names, metadata: everything but the body
 _last_ns = 0
 _lock = threading.Lock()
+
+
+# The record on disk, as parse() returns it (functional syntax: "from" is a Python keyword).
+Message = TypedDict("Message", {
+    "id": str, "from": str, "to": str, "type": str, "timestamp": str | None, "status": str, "content": str,
+    "inReplyTo": str | None, "metadata": dict,
+})
+Message.__doc__ = "A message record of protocol v1, normalized by parse()."
 
 
 class BadMessage(ValueError):
@@ -156,7 +165,7 @@ def _metadata(value: object) -> dict:
     return meta
 
 
-def parse(data: bytes) -> dict:
+def parse(data: bytes) -> Message:
     """A message from file bytes, every field normalized to the one type every front-end presents, or BadMessage
     saying why it is not one. The same bytes always give the same message."""
     try:
@@ -189,19 +198,19 @@ def parse(data: bytes) -> dict:
     return msg
 
 
-def attempt(msg: dict) -> int:
+def attempt(msg: Message) -> int:
     """How many times this message has been handed out: more than 1 after a reader crashed with it."""
     value = msg.get("metadata", {}).get("attempt", 1)
     return value if isinstance(value, int) and value > 0 else 1
 
 
-def sender_name(msg: dict) -> str:
+def sender_name(msg: Message) -> str:
     """What to call the sender: its label, else its project name, else its session id."""
     meta = msg.get("metadata", {})
     return str(meta.get("fromLabel") or meta.get("fromProject") or msg.get("from"))
 
 
-def expired(msg: dict, now: float | None = None) -> bool:
+def expired(msg: Message, now: float | None = None) -> bool:
     """True when the sender gave the message an expiry (metadata.expiresAt) and it has passed."""
     at = parse_iso(msg.get("metadata", {}).get("expiresAt"))
     return at is not None and (now or time.time()) >= at

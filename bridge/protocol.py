@@ -21,14 +21,17 @@ from typing import Callable, Iterator
 
 from filelock import Timeout as FileLockTimeout
 
-from bridge import identity, layout, message, sessions, validate
-from bridge.errors import BridgeError, NoSession, PeerGone, Timeout
+from bridge import identity, layout, message, render, sessions, validate, views
+from bridge.errors import BridgeError, Next, NoSession, PeerGone, Timeout
 from bridge.message import max_body
 from bridge.sessions import Session
-from bridge.store import RECEIPTS, Claim, write_receipt
+from bridge.mailbox import RECEIPTS, Claim, write_receipt
 from bridge.watch import watching
 
 IDLE_S = 1.0
+SEE_LIVE = Next("peers", "see who is live with")
+START_AGAIN = Next("start", "start one again with")
+SEE_INBOX = Next("inbox", "see")
 STATES = ("queued", "noticed", "read", "answered", "undeliverable", "expired")
 
 
@@ -74,9 +77,8 @@ def compose(me: Session, target: Session, type: str, content: str, in_reply_to: 
 def post(me: Session, target: Session, msg: dict) -> dict:
     """Deliver a composed message into target's inbox (one rename), then keep our copy in the outbox. A peer that
     ended (its inbox is gone, even mid-send) raises PeerGone and the copy is kept marked undeliverable."""
-    gone = PeerGone(f"{target.describe()} has ended; the message was not delivered. See who is live with: "
-                    "session-bridge peers")
-    if not (target.dir / "inbox").is_dir():
+    gone = PeerGone(f"{target.describe()} has ended; the message was not delivered", SEE_LIVE)
+    if not (target.dir / layout.INBOX).is_dir():
         _keep_sent(me, msg, "undeliverable")
         raise gone
     try:
@@ -102,7 +104,7 @@ def send(me: Session, target: Session, type: str, content: str, in_reply_to: str
 
 
 def _keep_sent(me: Session, msg: dict, state: str | None = None) -> None:
-    outbox = me.dir / "outbox"
+    outbox = me.dir / layout.OUTBOX
     if outbox.is_dir():
         layout.atomic_write(outbox / message.filename(msg["id"]), layout.dumps(dict(msg, status="sent")),
                             durable=False)
@@ -125,8 +127,7 @@ def _wait_claim(me: Session, accept: Callable[[dict], bool], timeout: float | No
     except (FileNotFoundError, NoSession):
         if me.dir.exists():
             raise
-        raise NoSession(f"session {me.id} was stopped while waiting; start one again with: session-bridge start") \
-            from None
+        raise NoSession(f"session {me.id} was stopped while waiting", START_AGAIN) from None
 
 
 def _claim_when_there(me: Session, accept: Callable[[dict], bool], timeout: float | None,
@@ -181,29 +182,37 @@ def _next_message(me: Session, timeout: float | None, idle: Callable[[], None] |
 
 
 @contextmanager
-def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = True) -> Iterator[dict]:
-    """The next message for this session, oldest first. Pings are recorded as connections and skipped."""
+def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = True,
+           idle: Callable[[], None] | None = None) -> Iterator[dict]:
+    """The next message for this session, oldest first. Pings are recorded as connections and skipped. `idle` is
+    called about every second while waiting: raise from it to stop waiting (a cancelled caller)."""
     try:
-        claim = _next_message(me, timeout, absorb_pings=absorb_pings)
+        claim = _next_message(me, timeout, idle, absorb_pings=absorb_pings)
     except Timeout:
-        raise Timeout(f"no message within {timeout:g}s; listen again, or see who is connected with: "
-                      "session-bridge status") from None
+        raise Timeout(f"no message within {timeout:g}s; listen again",
+                      Next("status", "or see who is connected with")) from None
     with me.mailbox.delivering(claim) as msg:
         yield msg
 
 
 @contextmanager
 def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Session | None = None, *,
-            sending: dict | None = None) -> Iterator[dict]:
-    """The reply to msg_id; fails fast with PeerGone if the peer's session ends first. With `sending` (a composed
-    message to peer), it is posted only once the wait is marked, so no other reader of this session can take a
-    fast answer."""
+            sending: dict | None = None, idle: Callable[[], None] | None = None) -> Iterator[dict]:
+    """The reply to msg_id; fails fast with PeerGone if the peer's session ends first. A reply that reached this
+    session before (a listen, a hook, a channel push took it) is yielded again at once, with "status": "read". With
+    `sending` (a composed message to peer), it is posted only once the wait is marked, so no other reader of this
+    session can take a fast answer. `idle` as for listen."""
     validate.message_id(msg_id)
+    if sending is None:
+        earlier = delivered_reply(me, msg_id)
+        if earlier is not None:
+            yield earlier
+            return
     peer = peer or _recipient(me, msg_id)
     with me.mailbox.awaiting(msg_id):
         if sending is not None:
             post(me, peer, sending)
-        claim = _await_reply(me, msg_id, timeout, peer)
+        claim = _await_reply(me, msg_id, timeout, peer, idle)
     with me.mailbox.delivering(claim) as msg:
         yield msg
 
@@ -216,25 +225,26 @@ def ask(me: Session, target: Session, question: str, timeout: float | None = Non
         yield q, answer
 
 
-def _await_reply(me: Session, msg_id: str, timeout: float | None, peer: Session | None) -> Claim:
+def _await_reply(me: Session, msg_id: str, timeout: float | None, peer: Session | None,
+                 idle: Callable[[], None] | None = None) -> Claim:
     def peer_alive() -> None:
+        if idle is not None:
+            idle()
         if peer is not None:
             fresh = sessions.load(peer.root, peer.id)
             if fresh is None or fresh.liveness == "gone":
-                raise PeerGone(f"{peer.describe()} ended before answering; your message is {msg_id}. "
-                               "See who is live with: session-bridge peers")
+                raise PeerGone(f"{peer.describe()} ended before answering; your message is {msg_id}", SEE_LIVE)
 
     try:
         return _wait_claim(me, lambda m: m.get("inReplyTo") == msg_id, timeout, peer_alive)
     except Timeout:
         who = peer.describe() if peer else "the peer"
         state = sent_state(me, msg_id)
-        said = {"queued": "your message is still queued: not read yet, so the peer may not be listening (check with "
-                          "`session-bridge peers`)",
+        said = {"queued": "your message is still queued: not read yet, so the peer may not be listening",
                 "noticed": "the peer was told about your message but has not read it yet",
                 "read": "the peer has read your message and not answered yet"}.get(state, f"your message is {state}")
-        raise Timeout(f"no answer from {who} within {timeout:g}s; {said}. Fetch a late answer with "
-                      f"`session-bridge receive {msg_id}`; see its state with `session-bridge outbox`") from None
+        raise Timeout(f"no answer from {who} within {timeout:g}s; {said}",
+                      Next("receive", "fetch a late answer with", (msg_id,))) from None
 
 
 def _recipient(me: Session, msg_id: str) -> Session | None:
@@ -245,7 +255,7 @@ def _recipient(me: Session, msg_id: str) -> Session | None:
 
 def _sent(me: Session, msg_id: str) -> dict | None:
     try:
-        return message.parse(layout.read_bytes(me.dir / "outbox" / message.filename(msg_id), message.file_cap()))
+        return message.parse(layout.read_bytes(me.dir / layout.OUTBOX / message.filename(msg_id), message.file_cap()))
     except (OSError, message.BadMessage):
         return None
 
@@ -257,7 +267,7 @@ def sent_state(me: Session, msg_id: str, receipts: set[str] | None = None, sent:
     """The delivery state of a message this session sent: queued, noticed, read, answered, undeliverable or
     expired. Receipts left by the reader's side decide; where one is missing (a crash), the peer's inbox does."""
     if receipts is None:
-        receipts = {st for st in RECEIPTS if os.path.lexists(me.dir / "receipts" / f"{msg_id}.{st}")}
+        receipts = {st for st in RECEIPTS if os.path.lexists(me.dir / layout.RECEIPTS / f"{msg_id}.{st}")}
     for state in ("answered", "read", "expired", "undeliverable"):
         if state in receipts:
             return state
@@ -266,24 +276,24 @@ def sent_state(me: Session, msg_id: str, receipts: set[str] | None = None, sent:
     peer_dir = layout.sessions_dir(me.root) / to if validate.is_session_id(to) else None
     if peer_dir is not None:  # a receipt lost in a crash: the peer's inbox still knows
         try:
-            filed = message.parse(layout.read_bytes(peer_dir / "inbox" / ".read" / f"{msg_id}.json",
+            filed = message.parse(layout.read_bytes(peer_dir / layout.INBOX / layout.READ / f"{msg_id}.json",
                                                     message.file_cap()))
             return "expired" if filed["status"] == "expired" else "read"
         except (OSError, message.BadMessage):
             pass
-    if sent is not None and (peer_dir is None or not (peer_dir / "manifest.json").exists()):
+    if sent is not None and (peer_dir is None or not (peer_dir / layout.MANIFEST).exists()):
         return "undeliverable"
     if sent is not None and message.expired(sent):
         return "expired"
     if "noticed" in receipts or (peer_dir is not None and
-                                 os.path.lexists(peer_dir / "inbox" / ".noticed" / msg_id)):
+                                 os.path.lexists(peer_dir / layout.INBOX / layout.NOTICED / msg_id)):
         return "noticed"
     return "queued"
 
 
 def outbox(me: Session, limit: int | None = 50) -> list[dict]:
     """The messages this session sent (the newest `limit`, oldest first), each with its delivery `state`."""
-    folder = me.dir / "outbox"
+    folder = me.dir / layout.OUTBOX
     try:
         names = sorted((n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".")),
                        key=lambda n: message.fifo_key(n[:-5], 0))
@@ -291,7 +301,7 @@ def outbox(me: Session, limit: int | None = 50) -> list[dict]:
         return []
     receipts: dict[str, set[str]] = {}
     try:
-        for n in os.listdir(me.dir / "receipts"):
+        for n in os.listdir(me.dir / layout.RECEIPTS):
             msg_id, _, state = n.rpartition(".")
             receipts.setdefault(msg_id, set()).add(state)
     except FileNotFoundError:
@@ -320,7 +330,7 @@ def read(me: Session, msg_id: str) -> Iterator[tuple[dict, bool]]:
     if claim is None:
         found = box.find(msg_id)
         if found is None:
-            raise BridgeError(f"no message {msg_id} for this session; see: session-bridge inbox --all")
+            raise BridgeError(f"no message {msg_id} for this session", SEE_INBOX)
         if found["status"] == "pending":
             raise BridgeError(f"message {msg_id} is being delivered by another reader of this session right now")
         yield found, False
@@ -350,7 +360,7 @@ def reply(me: Session, msg_id: str, content: str) -> dict:
     box = me.mailbox
     original = box.find(msg_id)
     if original is None:
-        raise BridgeError(f"no message {msg_id} in this session's inbox; see: session-bridge inbox --all")
+        raise BridgeError(f"no message {msg_id} in this session's inbox", SEE_INBOX)
     if original.get("status") == "pending":
         claim = box.claim_id(msg_id)
         if claim is not None:
@@ -362,6 +372,15 @@ def reply(me: Session, msg_id: str, content: str) -> dict:
 
 
 # --- inspecting and ending ---------------------------------------------------------------------------------------
+
+
+def must_read(me: Session, cap: int = 1000) -> tuple[int, bool]:
+    """How many waiting messages the agent must read (pings only record a connection), counting the oldest `cap`:
+    (count, True if more wait beyond the cap)."""
+    box = me.mailbox
+    box.recover()
+    seen = box.peek(cap)
+    return sum(1 for m in seen if m["type"] != "ping"), box.waiting() > len(seen)
 
 
 def inbox(me: Session, include_read: bool = False, limit: int | None = None) -> list[dict]:
@@ -377,7 +396,7 @@ def inbox(me: Session, include_read: bool = False, limit: int | None = None) -> 
 
 def _peers_talked_to(me: Session) -> set[str]:
     ids = set(me.manifest.get("connections") or [])
-    for folder, key in ((me.dir / "outbox", "to"), (me.mailbox.read_dir, "from"), (me.mailbox.inbox, "from")):
+    for folder, key in ((me.dir / layout.OUTBOX, "to"), (me.mailbox.read_dir, "from"), (me.mailbox.inbox, "from")):
         try:
             names = [n for n in os.listdir(folder) if n.endswith(".json")]
         except OSError:
@@ -396,7 +415,7 @@ def stop(me: Session) -> list[str]:
     notified = []
     for pid in sorted(_peers_talked_to(me)):
         peer = sessions.load(me.root, pid)
-        if peer is not None and (peer.dir / "inbox").is_dir():
+        if peer is not None and (peer.dir / layout.INBOX).is_dir():
             try:
                 send(me, peer, "session-ended", "Session ended")
                 notified.append(pid)
@@ -450,6 +469,24 @@ def drain_within(me: Session, size: Callable[[dict], int], budget: int | None) -
             sessions.remember_peer(me, c.message["from"])
 
 
+@contextmanager
+def digest(me: Session, budget: int, head: str, command: str, read_more: str) -> Iterator[str | None]:
+    """The messages waiting for this session as one text for an agent's context (what every hook hands over):
+    `head`, then the oldest messages that fit in `budget` characters, each with the `command reply` that answers
+    it, then how many more wait and `read_more`, how to read them. None when nothing waits. The messages count as
+    read when the block ends: write the text inside it; if the block raises they stay pending."""
+
+    def rest(left: int) -> str:
+        return f"({left} more message(s) wait, too long to show here; {read_more})"
+
+    def text(msg: dict) -> str:
+        return render.message(views.message_view(msg), command)
+
+    room = budget - len(head) - len(rest(10**6)) - 4  # the parts are joined with blank lines
+    with drain_within(me, lambda m: len(text(m)) + 2, room) as (msgs, left):
+        yield "\n\n".join([head, *map(text, msgs), *([rest(left)] if left else [])]) if msgs or left else None
+
+
 class _Unwanted(Exception):
     """Background listening was turned off, the session ended, or its host agent exited."""
 
@@ -462,7 +499,7 @@ def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[
     the manifest's backgroundListen is turned off, the session ends, its host agent exits, or the timeout passes.
     """
     try:
-        lock = layout.lock(me.dir / ".background.lock", timeout=0)
+        lock = layout.lock(me.dir / layout.BACKGROUND_LOCK, timeout=0)
         lock.acquire()
     except (FileLockTimeout, OSError):
         yield None

@@ -29,15 +29,14 @@ from typing import Callable, Iterator
 from filelock import Timeout as LockTimeout
 
 from bridge import __version__, identity, layout, message, validate
-from bridge.errors import BridgeError, NoSession, PeerNotFound
-from bridge.store import Mailbox
+from bridge.errors import BridgeError, Next, NoSession, PeerNotFound
+from bridge.mailbox import Mailbox
 
 STALE_S = 5 * 60
 REMOVABLE_S = 30 * 60
 HEARTBEAT_EVERY_S = 30  # refresh on use at most this often; reference peers judge us by it
 TEMP_MAX_AGE_S = 60 * 60
 ORPHAN_AGE_S = 60  # a session dir without a manifest this old is a killed start, not one in progress
-ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
 CAPABILITIES = ["query", "context-dump", "conversation"]
 
 
@@ -79,7 +78,7 @@ def load(root: Path, sid: str) -> Session | None:
     """The session `sid`, or None if it has no readable manifest (missing, not a regular file, too big, not JSON,
     or naming another session): one broken session never breaks the commands that list them all."""
     try:
-        data = layout.read_json(layout.session_dir(root, sid) / "manifest.json")
+        data = layout.read_json(layout.session_dir(root, sid) / layout.MANIFEST)
     except (OSError, ValueError, BridgeError):  # NotAFile is an OSError; orjson.JSONDecodeError a ValueError
         return None
     if not isinstance(data, dict) or data.get("sessionId") != sid:
@@ -98,6 +97,12 @@ def all_sessions(root: Path) -> list[Session]:
     return out
 
 
+def others(root: Path) -> list[Session]:
+    """Every session but the caller's own (what `peers` lists)."""
+    mine = current(root)
+    return [s for s in all_sessions(root) if mine is None or s.id != mine.id]
+
+
 def modify(session: Session, fn: Callable[[dict], None]) -> Session:
     """Read-modify-write the manifest under the session's lock: fn mutates the manifest as it is on disk now, so
     concurrent writers never undo each other's changes. session.manifest becomes the result.
@@ -105,7 +110,7 @@ def modify(session: Session, fn: Callable[[dict], None]) -> Session:
     with _session_lock(session):
         data = _fresh_manifest(session)
         fn(data)
-        layout.atomic_write(session.dir / "manifest.json", layout.dumps(data), durable=False)
+        layout.atomic_write(session.dir / layout.MANIFEST, layout.dumps(data), durable=False)
     session.manifest = data
     return session
 
@@ -116,7 +121,7 @@ def update(session: Session, **changes: object) -> Session:
 
 
 def _stopped(session: Session) -> NoSession:
-    return NoSession(f"session {session.id} was stopped; start one again with: session-bridge start")
+    return NoSession(f"session {session.id} was stopped", Next("start", "start one again with"))
 
 
 @contextmanager
@@ -125,7 +130,7 @@ def _session_lock(session: Session) -> Iterator[None]:
     session a stop just moved away; a dir that is gone is a stopped session."""
     try:
         with layout.dir_lock(session.dir):
-            if not (session.dir / "manifest.json").exists():
+            if not (session.dir / layout.MANIFEST).exists():
                 raise _stopped(session)
             yield
     except FileNotFoundError:
@@ -139,7 +144,7 @@ def _fresh_manifest(session: Session) -> dict:
     """The manifest on disk, read under the session's lock. If it is there but unreadable (a hostile file), the
     caller's copy stands in: writing it back repairs the session rather than losing the change."""
     try:
-        data = layout.read_json(session.dir / "manifest.json")
+        data = layout.read_json(session.dir / layout.MANIFEST)
     except FileNotFoundError:
         raise _stopped(session) from None
     except (OSError, ValueError):
@@ -147,6 +152,18 @@ def _fresh_manifest(session: Session) -> dict:
     if not isinstance(data, dict) or data.get("sessionId") != session.id:
         return dict(session.manifest)
     return data
+
+
+def set_background(session: Session, on: bool) -> Session:
+    """Turn background listening on or off: the manifest's backgroundListen, mirrored by the flag file the hook
+    launcher (scripts/hook) checks without starting Python."""
+    session = update(session, backgroundListen=on)
+    flag = session.dir / layout.BACKGROUND_FLAG
+    if on:
+        layout.atomic_write(flag, b"on\n", durable=False)
+    else:
+        layout.unlink_quietly(flag)
+    return session
 
 
 def touch(session: Session) -> None:
@@ -190,14 +207,17 @@ def removable(manifest: dict, now: float | None = None) -> bool:
 
 
 def _owned_by_other(manifest: dict) -> bool:
-    """True when a different, live process hosts this session (another agent in the same repo)."""
+    """True when a different, live process holds this session and keeps it from the caller: another agent in the same
+    repo. A session held by a plain process (a shell that ran `session-bridge start`) goes to an agent that asks."""
     pid = manifest.get("pid")
     if not isinstance(pid, int):
         return False
     h = identity.host()
     if h is not None and pid == h.pid:
         return False
-    return identity.process_alive(pid, manifest.get("pidStartedAt"))
+    if not identity.process_alive(pid, manifest.get("pidStartedAt")):
+        return False
+    return not (h is not None and h.kind and manifest.get("host") not in identity.AGENTS.values())
 
 
 # --- who is calling ----------------------------------------------------------------------------------------------
@@ -249,7 +269,7 @@ def current(root: Path) -> Session | None:
 def require_current(root: Path) -> Session:
     s = current(root)
     if s is None:
-        raise NoSession(f"no bridge session for {identity.project_dir()}; start one with: session-bridge start")
+        raise NoSession(f"no bridge session for {identity.project_dir()}", Next("start", "start one with"))
     return s
 
 
@@ -271,13 +291,13 @@ def register(root: Path, label: str | None = None) -> tuple[Session, bool]:
 @contextmanager
 def _registry_lock(root: Path) -> Iterator[None]:
     """Hold $BRIDGE_DIR/.locks/registry.lock (flock: a killed holder releases it)."""
-    layout.make_dirs(root / ".locks")  # ourselves, 0700: filelock would create it with the umask's mode
-    lock = layout.lock(root / ".locks" / "registry.lock")
+    layout.make_dirs(root / layout.LOCKS)  # ourselves, 0700: filelock would create it with the umask's mode
+    lock = layout.lock(root / layout.LOCKS / layout.REGISTRY_LOCK)
     try:
         lock.acquire()
     except LockTimeout:
-        raise BridgeError(f"another session-bridge start holds {lock.lock_file} and does not finish; "
-                          f"retry, or stop that process") from None
+        raise BridgeError(f"another start holds {lock.lock_file} and does not finish; retry, or stop that process") \
+            from None
     try:
         yield
     finally:
@@ -332,7 +352,7 @@ def _create(root: Path, project: Path, label: str | None, extra: dict) -> Sessio
         except FileExistsError:
             continue
     else:
-        raise BridgeError("could not mint a free session id; run session-bridge gc")
+        raise BridgeError("could not mint a free session id", Next("gc", "clean up with"))
     os.chmod(sdir, layout.DIR_MODE)  # mkdir's mode is masked by the umask
     layout.make_session_dirs(sdir)
     _crash_point("create")
@@ -350,7 +370,7 @@ def _create(root: Path, project: Path, label: str | None, extra: dict) -> Sessio
         "version": __version__,
         "connections": [],
     }
-    layout.atomic_write(sdir / "manifest.json", layout.dumps(manifest))
+    layout.atomic_write(sdir / layout.MANIFEST, layout.dumps(manifest))
     return Session(root, manifest)
 
 
@@ -405,7 +425,7 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
             listing = ", ".join(s.describe() for s in matches)
             raise PeerNotFound(f"{name!r} matches several sessions: {listing}; name one by its id")
     listing = ", ".join(s.describe() for s in live) or "none"
-    raise PeerNotFound(f"no session named {name!r}; live sessions: {listing}; see: session-bridge peers")
+    raise PeerNotFound(f"no session named {name!r}; live sessions: {listing}", Next("peers", "see"))
 
 
 # --- cleanup -----------------------------------------------------------------------------------------------------
@@ -414,7 +434,7 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
 def remove(session: Session) -> None:
     """Remove a session. One rename takes its dir out of sessions/ (from then on it does not exist for anyone, and
     no send can write into it); the rest is cleanup that gc finishes if this process dies midway."""
-    ended = layout.sessions_dir(session.root) / f"{ENDED_PREFIX}{session.id}-{secrets.token_hex(4)}"
+    ended = layout.sessions_dir(session.root) / f"{layout.ENDED_PREFIX}{session.id}-{secrets.token_hex(4)}"
     try:
         os.rename(session.dir, ended)
     except FileNotFoundError:
@@ -449,7 +469,7 @@ def _clear_pointer(root: Path, project: Path, sid: str) -> None:
 
 def _delete_tree(path: Path) -> None:
     """rmtree, the inbox first (most of the files): a crash in between leaves an .ended-* dir for gc to finish."""
-    shutil.rmtree(path / "inbox", ignore_errors=True)
+    shutil.rmtree(path / layout.INBOX, ignore_errors=True)
     _crash_point("rmtree")
     shutil.rmtree(path, ignore_errors=True)
 
@@ -464,8 +484,8 @@ def gc(root: Path) -> dict:
     """Remove sessions gone for 30 minutes, finish removals a crash interrupted, put back messages of dead readers,
     delete abandoned temp files."""
     now = time.time()
-    report = {"removed": [], "redelivered": 0, "tempFilesRemoved": 0,
-              "endedRemoved": _finish_ended(root), "orphansRemoved": _remove_orphans(root, now)}
+    report = {"removed": [], "redelivered": 0, "temp_files_removed": 0,
+              "ended_removed": _finish_ended(root), "orphans_removed": _remove_orphans(root, now)}
     for s in all_sessions(root):
         if removable(s.manifest, now):
             remove(s)
@@ -473,7 +493,7 @@ def gc(root: Path) -> dict:
             continue
         try:
             report["redelivered"] += s.mailbox.recover()
-            report["tempFilesRemoved"] += _remove_old_temps(s, now)
+            report["temp_files_removed"] += _remove_old_temps(s, now)
         except OSError:
             continue  # stopped meanwhile
     return report
@@ -483,11 +503,11 @@ def _finish_ended(root: Path) -> list[str]:
     """Finish the removals a killed stop left as sessions/.ended-* (any age: nobody can use them)."""
     done = []
     for e in os.scandir(layout.sessions_dir(root)):
-        if not e.name.startswith(ENDED_PREFIX) or not e.is_dir(follow_symlinks=False):
+        if not e.name.startswith(layout.ENDED_PREFIX) or not e.is_dir(follow_symlinks=False):
             continue
-        sid = e.name[len(ENDED_PREFIX):].rsplit("-", 1)[0]
+        sid = e.name[len(layout.ENDED_PREFIX):].rsplit("-", 1)[0]
         try:
-            manifest = layout.read_json(Path(e.path) / "manifest.json")
+            manifest = layout.read_json(Path(e.path) / layout.MANIFEST)
         except (OSError, ValueError):
             manifest = None
         ok = isinstance(manifest, dict) and manifest.get("sessionId") == sid
@@ -523,7 +543,7 @@ def _is_old_orphan(root: Path, sid: str, now: float) -> bool:
         return False
     newest = st.st_mtime
     try:
-        newest = max(newest, os.lstat(sdir / "manifest.json").st_mtime)
+        newest = max(newest, os.lstat(sdir / layout.MANIFEST).st_mtime)
     except OSError:
         pass
     return now - newest > ORPHAN_AGE_S
@@ -533,9 +553,9 @@ def _remove_old_temps(s: Session, now: float) -> int:
     """Delete temp and link files a killed writer left, once they are TEMP_MAX_AGE_S old."""
     count = 0
     box = s.mailbox
-    for d in (box.inbox, box.read_dir, box.claimed_dir, box.noticed_dir, s.dir / "outbox", s.dir):
+    for d in (box.inbox, box.read_dir, box.claimed_dir, box.noticed_dir, s.dir / layout.OUTBOX, s.dir):
         for e in os.scandir(d):
-            if e.name.startswith((".tmp-", ".lnk-", ".adopt-")):
+            if e.name.startswith(layout.TEMP_PREFIXES):
                 try:
                     if now - e.stat(follow_symlinks=False).st_mtime > TEMP_MAX_AGE_S:
                         os.unlink(e.path)

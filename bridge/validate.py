@@ -2,7 +2,7 @@
 
 import re
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, Next
 
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -10,27 +10,32 @@ LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MESSAGE_TYPE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
-def _check(pattern: re.Pattern, value: object, what: str, rule: str) -> str:
+def _check(pattern: re.Pattern, value: object, what: str, rule: str, next: Next | None = None) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
-        raise BridgeError(f"invalid {what} {value!r}: {rule}")
+        raise BridgeError(f"invalid {what} {value!r}: {rule}", next)
     return value
 
 
 def session_id(value: object) -> str:
-    return _check(SESSION_ID, value, "session id", "use 1-64 of A-Z a-z 0-9 _ - (see `session-bridge peers`)")
+    """value if it is a valid session id (a path component), else a BridgeError."""
+    return _check(SESSION_ID, value, "session id", "use 1-64 of A-Z a-z 0-9 _ -", Next("peers", "see the ids with"))
 
 
 def message_id(value: object) -> str:
+    """value if it is a valid message id (a file name), else a BridgeError."""
     return _check(MESSAGE_ID, value, "message id", "use the id printed by send/ask/listen, e.g. msg-1732...")
 
 
 def label(value: object) -> str:
+    """value if it is a valid session label, else a BridgeError."""
     return _check(LABEL, value, "label", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit")
 
 
 def message_type(value: object) -> str:
+    """value if it is a valid message type, else a BridgeError."""
     return _check(MESSAGE_TYPE, value, "message type", "use lowercase letters, digits and -, e.g. query")
 
 
 def is_session_id(value: object) -> bool:
+    """True for a string that is a valid session id."""
     return isinstance(value, str) and SESSION_ID.fullmatch(value) is not None

@@ -1,4 +1,5 @@
-"""Shared fixtures: a private bridge dir per test, project dirs, and a runner for the real CLI in subprocesses.
+"""Fixtures: a private bridge dir per test (`bridge`), and stand-in agent processes (`hosts`). Helpers are in
+support.py.
 
 Every session created by a test (in-process or through a subprocess) is hosted by this pytest process
 (BRIDGE_HOST_PID), so the in-process core and the CLI agree on who "this session" is.
@@ -7,86 +8,37 @@ Every session created by a test (in-process or through a subprocess) is hosted b
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
+from support import BIN, Bridge, Host
+
 os.environ["BRIDGE_HOST_PID"] = str(os.getpid())
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 os.environ.pop("BRIDGE_SESSION_ID", None)
 os.environ.pop("CLAUDE_ENV_FILE", None)
-REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = REPO / "scripts"
-CLI = [sys.executable, "-m", "bridge"]
-
-
-def require_tool(name: str) -> str:
-    """The path of a real external tool; skip without it, but fail in CI (BRIDGE_REQUIRE_TOOLS=1)."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("BRIDGE_REQUIRE_TOOLS"):
-            pytest.fail(f"{name} is required (./dev test installs it)")
-        pytest.skip(f"{name} not installed")
-    return path
-
-
-class Bridge:
-    """A bridge dir plus helpers to act as the session of a given project directory."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.root = tmp / "bridge"
-        self.tmp = tmp
-
-    def project(self, name: str) -> Path:
-        p = self.tmp / name
-        p.mkdir(parents=True, exist_ok=True)
-        return p
-
-    def env(self, project: Path | str, **extra: str) -> dict:
-        env = dict(os.environ, BRIDGE_DIR=str(self.root), PROJECT_DIR=str(self.project(str(project))))
-        env.update(extra)
-        return env
-
-    def cli(self, project: str, *args: str, input: str | bytes | None = None, timeout: float = 30,
-            check: bool = False, **extra: str) -> subprocess.CompletedProcess:
-        r = subprocess.run([*CLI, *args], env=self.env(project, **extra), capture_output=True,
-                           input=input.encode() if isinstance(input, str) else input, timeout=timeout)
-        r.out = r.stdout.decode()
-        r.err = r.stderr.decode()
-        if check and r.returncode != 0:
-            raise AssertionError(f"{args} exited {r.returncode}: {r.err}{r.out}")
-        return r
-
-    def script(self, project: str, name: str, *args: str, timeout: float = 30, **extra: str):
-        r = subprocess.run([str(SCRIPTS / name), *args], env=self.env(project, **extra), capture_output=True,
-                           timeout=timeout)
-        r.out = r.stdout.decode()
-        r.err = r.stderr.decode()
-        return r
-
-    def spawn(self, project: str, *args: str, **extra: str) -> subprocess.Popen:
-        return subprocess.Popen([*CLI, *args], env=self.env(project, **extra), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-
-    def start(self, project: str, label: str | None = None) -> str:
-        args = ["start", "--json"] + (["--label", label] if label else [])
-        import orjson
-
-        return orjson.loads(self.cli(project, *args, check=True).stdout)["sessionId"]
-
-    def use(self, project: str, monkeypatch) -> None:
-        """Make in-process core calls act as the session of this project."""
-        monkeypatch.setenv("BRIDGE_DIR", str(self.root))
-        monkeypatch.setenv("PROJECT_DIR", str(self.project(project)))
 
 
 @pytest.fixture
 def bridge(tmp_path, monkeypatch) -> Bridge:
+    """A private bridge dir (BRIDGE_DIR) for this test, acting as project "default" in-process."""
     b = Bridge(tmp_path)
     monkeypatch.setenv("BRIDGE_DIR", str(b.root))
     monkeypatch.setenv("PROJECT_DIR", str(b.project("default")))
     return b
+
+
+@pytest.fixture
+def hosts(tmp_path):
+    """hosts() makes a live stand-in agent process (hosts("claude"): one that looks like Claude Code); all are
+    ended after the test."""
+    made: list[Host] = []
+
+    def make(agent: str | None = None) -> Host:
+        made.append(Host(agent, tmp_path))
+        return made[-1]
+
+    yield make
+    for h in made:
+        if h.proc.poll() is None:
+            h.exit()

@@ -24,7 +24,7 @@ from typing import Callable
 import orjson
 
 from bridge import identity, layout, message, protocol, sessions, watch
-from bridge.store import Mailbox
+from bridge.mailbox import Mailbox
 
 MUTATING = ("rename", "replace", "link", "symlink", "unlink", "remove", "rmdir", "mkdir", "fsync", "open")
 

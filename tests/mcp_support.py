@@ -7,15 +7,13 @@ import os
 import queue
 import select
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
-from conftest import require_tool  # noqa: F401  (re-exported for the MCP tests)
 
-BIN = Path(sys.executable).parent
+from support import BIN, REPO, require_tool  # noqa: F401 (require_tool: re-exported for the MCP tests)
+
 SESSION_BRIDGE = str(BIN / "session-bridge")
-REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from bridge.cli import main
-from conftest import REPO
+from support import REPO
 
 
 def test_whoami(bridge):

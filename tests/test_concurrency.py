@@ -24,7 +24,7 @@ from bridge import layout, sessions
 from bridge.errors import NoSession
 from bridge.sessions import Session
 
-from conftest import CLI
+from support import CLI
 
 PROCS = str(Path(__file__).with_name("procs.py"))
 HANG_S = 20  # a command that takes this long is stuck (they take well under a second)
@@ -186,10 +186,10 @@ def test_a_stop_killed_midway_is_finished_by_gc(bridge, point):
     assert lib not in peer_ids(bridge, "app"), "a half-stopped session is still listed"
     assert session_dirs(bridge) == {app} and len(leftovers(bridge)) == 1
     report = gc(bridge)
-    assert report["endedRemoved"] == [lib] and report["removed"] == []
+    assert report["ended_removed"] == [lib] and report["removed"] == []
     assert leftovers(bridge) == [] and session_dirs(bridge) == {app}
     assert not (bridge.project("lib") / ".claude" / "bridge-session").exists()
-    assert gc(bridge)["endedRemoved"] == []
+    assert gc(bridge)["ended_removed"] == []
     again = bridge.start("lib", "library")  # the label is free again
     assert again != lib
 
@@ -200,10 +200,10 @@ def test_a_start_killed_midway_is_removed_by_gc_once_old(bridge):
     [orphan] = session_dirs(bridge)
     other = bridge.start("other")  # the killed start's registry lock went with it
     report = gc(bridge)
-    assert report["orphansRemoved"] == [] and (bridge.root / "sessions" / orphan).is_dir()  # may be a live start
+    assert report["orphans_removed"] == [] and (bridge.root / "sessions" / orphan).is_dir()  # may be a live start
     old = time.time() - 2 * sessions.ORPHAN_AGE_S
     os.utime(bridge.root / "sessions" / orphan, (old, old))
-    assert gc(bridge)["orphansRemoved"] == [orphan]
+    assert gc(bridge)["orphans_removed"] == [orphan]
     assert session_dirs(bridge) == {other} and leftovers(bridge) == []
 
 

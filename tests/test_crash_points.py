@@ -48,7 +48,7 @@ def test_a_crash_while_recovering_from_a_crash_loses_nothing(first, second):
 
 def test_the_harness_sees_a_broken_store(monkeypatch):
     """The checker is not vacuous: a store that forgets to put a failed delivery back is caught."""
-    from bridge.store import Mailbox
+    from bridge.mailbox import Mailbox
 
     monkeypatch.setattr(Mailbox, "release", lambda self, claim, redelivery=True: os.unlink(claim.path))
     b = crash.prepare("listen, fails")

@@ -19,8 +19,8 @@ import pytest
 
 from bridge import layout, message
 
-from claude_support import Host, hosts, payload  # noqa: F401 (hosts is a fixture)
-from conftest import CLI, REPO
+from support import Host, payload
+from support import CLI, REPO
 
 LAUNCHER = shlex.quote(str(REPO / "scripts" / "session-bridge"))
 

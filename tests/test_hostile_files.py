@@ -18,8 +18,8 @@ import orjson
 import pytest
 
 from bridge import message
-from claude_support import payload
-from conftest import CLI, REPO
+from support import payload
+from support import CLI, REPO
 
 T = 20  # seconds: every command must finish well within this; a hang fails the test instead of blocking it
 BIG = 2**31  # a sparse file of 2 GB + 1 byte: reading it whole would take seconds and gigabytes

@@ -8,7 +8,7 @@ import sys
 
 import orjson
 
-from conftest import CLI
+from support import CLI
 
 
 def fake_agent(tmp_path, name: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from bridge import jsonc
+from bridge.hosts import jsonc
 from mcp_support import BIN, FIXTURES, SESSION_BRIDGE
 
 HOSTS = FIXTURES / "hosts"

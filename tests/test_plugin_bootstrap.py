@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from support import REPO
 
 LAUNCHER = REPO / "scripts" / "session-bridge"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from claude_support import Host, hosts  # noqa: F401 (hosts is a fixture)
-from conftest import REPO, require_tool
+
+from support import REPO, require_tool
 
 MARKETPLACE = PLUGIN = "session-bridge"
 

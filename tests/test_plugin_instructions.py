@@ -14,8 +14,8 @@ import subprocess
 import orjson
 import pytest
 
-from claude_support import Host, hosts  # noqa: F401 (hosts is a fixture)
-from conftest import REPO
+from support import Host
+from support import REPO
 
 DOCS = {"bridge.md": REPO / "commands" / "bridge.md",
         "SKILL.md": REPO / "plugin" / "skills" / "bridge-awareness" / "SKILL.md"}

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mcp import Client, StdioServerParameters
 
-from bridge import cli, hooks, layout, mcp_tools, message, store
+from bridge import layout, mailbox, message, render, views
+from bridge.mcp import tools as mcp_tools
 from bridge.terminal import safe, safe_line
 from mcp_support import SESSION_BRIDGE, env
 
@@ -115,15 +116,12 @@ def present_everywhere(m: dict) -> None:
     assert isinstance(meta, dict)
     for key in ("urgency", "fromProject", "fromLabel", "expiresAt"):
         assert key not in meta or isinstance(meta[key], str), key
-    # CLI
-    assert isinstance(cli.describe_message(m), str)
-    first = safe_line((m["content"].splitlines() or [""])[0][:80])
-    assert isinstance(f"{safe_line(m['id'])}  {safe_line(m.get('status', 'pending')):7}  {safe_line(m['type']):13}  "
-                      f"from {safe_line(m['from'])}: {first}", str)
-    orjson.dumps([{"id": m["id"], "from": m["from"], "fromName": message.sender_name(m), "type": m["type"],
-                   "timestamp": m["timestamp"]}])  # `notice --json`
-    # hooks
-    assert isinstance(hooks.render(m), str) and isinstance(hooks.sender(m), str)
+    # the shared shape and its renderers (CLI, hooks, notifiers)
+    view = views.message_view(m)
+    orjson.dumps(views.result(message=view, notices=[views.notice_view(m)]))
+    for terminal in (True, False):
+        assert isinstance(render.message(view, "session-bridge", terminal=terminal), str)
+    assert isinstance(render.summary(view), str) and isinstance(render.notice(views.notice_view(m), "x"), str)
     # MCP: the result model, serialized as the server sends it
     out = mcp_tools.message_out(m)
     assert mcp_tools.presented(m) == out
@@ -152,7 +150,7 @@ def stored_again(m: dict) -> None:
     read = message.parse(layout.dumps(dict(m, status="read", metadata=dict(m["metadata"], readAt=message.now_iso()))))
     assert read["status"] == "read" and read["content"] == m["content"]
     tries = message.attempt(m) + 1
-    if tries <= store.MAX_ATTEMPTS:
+    if tries <= mailbox.MAX_ATTEMPTS:
         back = message.parse(layout.dumps(dict(m, metadata=dict(m["metadata"], attempt=tries))))
         assert message.attempt(back) == tries
 
@@ -235,7 +233,7 @@ def test_a_missing_timestamp_is_the_ids_time_and_text_is_kept():
 def test_an_unknown_type_is_kept(kind):
     m = message.parse(orjson.dumps(base(type=kind)))
     assert m["type"] == kind
-    assert kind in hooks.render(m) and mcp_tools.message_out(m).type == kind
+    assert kind in render.message(views.message_view(m)) and mcp_tools.message_out(m).type == kind
 
 
 @pytest.mark.parametrize("field", ["id", "from", "to", "type", "content"])

@@ -154,7 +154,7 @@ def test_cleanup_tells_peers_and_removes_the_session(bridge):
                                     "bridge-listen.sh", "bridge-receive.sh", "list-peers.sh", "check-inbox.sh",
                                     "heartbeat.sh", "cleanup.sh"])
 def test_scripts_are_thin(script):
-    from conftest import SCRIPTS
+    from support import SCRIPTS
 
     text = (SCRIPTS / script).read_text()
     assert len(text.splitlines()) <= 4 and "exec " in text and "jq" not in text

@@ -68,7 +68,7 @@ def write_receipt(root: Path, sender: object, msg_id: str, state: str) -> None:
     Advisory (the sender also derives the state), so it is neither fsynced nor an error when the sender is gone."""
     if not validate.is_session_id(sender) or not validate.MESSAGE_ID.fullmatch(msg_id):
         return
-    receipts = layout.sessions_dir(root) / sender / "receipts"
+    receipts = layout.sessions_dir(root) / sender / layout.RECEIPTS
     try:
         fd = os.open(receipts / f"{msg_id}.{state}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         os.close(fd)
@@ -106,12 +106,12 @@ class Mailbox:
     _own_links: set[str] = field(default_factory=set, repr=False)  # delivered links we made, until inotify echoes
 
     def __post_init__(self) -> None:
-        self.inbox = self.session_dir / "inbox"
-        self.read_dir = self.inbox / ".read"
-        self.claimed_dir = self.inbox / ".claimed"
-        self.noticed_dir = self.inbox / ".noticed"
-        self.quarantine_dir = self.session_dir / "quarantine"
-        self.waiting_dir = self.session_dir / "waiting"
+        self.inbox = self.session_dir / layout.INBOX
+        self.read_dir = self.inbox / layout.READ
+        self.claimed_dir = self.inbox / layout.CLAIMED
+        self.noticed_dir = self.inbox / layout.NOTICED
+        self.quarantine_dir = self.session_dir / layout.QUARANTINE
+        self.waiting_dir = self.session_dir / layout.WAITING
         self.root = self.session_dir.parent.parent
         self.owner = owner_tag(identity.me())
 
@@ -547,7 +547,7 @@ class Mailbox:
             write_receipt(self.root, msg["from"], msg_id, receipt)
 
     def _adopt_read(self, name: str) -> None:
-        tmp = self.read_dir / f".adopt-{name[:-5]}"
+        tmp = self.read_dir / f"{layout.TEMP_PREFIXES[2]}{name[:-5]}"
         layout.unlink_quietly(tmp)
         try:
             os.link(self.inbox / name, tmp)  # same file, second name: never absent from the inbox
@@ -563,5 +563,5 @@ class Mailbox:
             os.rename(path, dest)
         except FileNotFoundError:
             return  # another reader moved it and reports it
-        layout.atomic_write(dest.with_name(dest.name + ".why"), reason.encode() + b"\n", durable=False)
+        layout.atomic_write(dest.with_name(dest.name + layout.WHY), reason.encode() + b"\n", durable=False)
         self.reports.append(f"moved unreadable inbox file {path.name} to {dest} ({reason})")

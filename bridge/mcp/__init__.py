@@ -1,4 +1,10 @@
-"""`session-bridge mcp`: run the stdio MCP server (bridge/mcp_tools.py) for the agent that started it.
+"""The bridge's MCP server, and `session-bridge mcp`, the command that runs it over stdio.
+
+    tools.py     the server: one typed tool per core call, nothing else
+    models.py    the tools' results: the shared JSON shape (bridge.views) as pydantic models with descriptions
+    waits.py     blocking core calls in worker threads, put back when a call is cancelled
+    channel.py   (opt-in) pushing this session's messages to Claude Code as channel notifications
+    sdk.py       the one module that touches the SDK's internals: handshakes, the channel capability, stdio
 
 This module is imported on every CLI call, so it stays light: the `mcp` package is imported only when the command runs.
 """
@@ -30,9 +36,9 @@ def mcp(wait_s: float, channels: bool) -> None:
     if not math.isfinite(wait_s) or wait_s <= 0:  # nan passes `<= 0` and would make every wait endless
         raise click.BadParameter(f"must be a finite number of seconds > 0, e.g. 40, not {wait_s!r}",
                                  param_hint="--wait")
-    from bridge import mcp_tools
+    from bridge.mcp import tools  # the SDK: imported only when the server runs
 
-    mcp_tools.serve(wait_s=wait_s, channels=channels)
+    tools.serve(wait_s=wait_s, channels=channels)
 
 
 commands = [mcp]

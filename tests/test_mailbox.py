@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from bridge import layout, message
-from bridge.store import Claim, Mailbox
+from bridge.mailbox import Claim, Mailbox
 
 SENDER = {"sessionId": "app001", "projectName": "app"}
 
@@ -171,7 +171,7 @@ def test_find_by_id_in_any_state(box):
     assert box.find("msg-unknown") is None
 
 
-def test_a_claim_object_survives_a_reader_restart(box):
+def test_a_claim_is_named_for_its_message_and_its_reader(box):
     m = put(box)
     c = take(box)
     assert isinstance(c, Claim) and c.path.parent == box.claimed_dir

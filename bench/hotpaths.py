@@ -64,7 +64,8 @@ class Machine:
         self.tmp = Path(tempfile.mkdtemp(prefix="bridge-hot-"))
         self.base = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
                          BRIDGE_DIR=str(self.tmp / "bridge"), BRIDGE_HOST_PID=str(os.getpid()))
-        for k in ("BRIDGE_SESSION_ID", "PROJECT_DIR", "CLAUDE_PROJECT_DIR", "CLAUDE_ENV_FILE"):
+        # PYTHONDONTWRITEBYTECODE would make every run compile the bridge again: users run from cached bytecode
+        for k in ("BRIDGE_SESSION_ID", "PROJECT_DIR", "CLAUDE_PROJECT_DIR", "CLAUDE_ENV_FILE", "PYTHONDONTWRITEBYTECODE"):
             self.base.pop(k, None)
         try:
             for i in range(OTHER_SESSIONS):

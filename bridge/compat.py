@@ -173,7 +173,7 @@ def bridge_receive(session_id: str, message_id: str, timeout: str) -> None:
     if not _is_seconds(timeout):
         fail(f"Error: timeout must be a whole number of seconds, not {timeout!r}")
     try:
-        with protocol.receive(me, message_id, int(timeout)) as m:
+        with protocol.receive(me, message_id, int(timeout), again=False) as m:
             click.echo(f"Response from {safe_line(m['metadata'].get('fromProject', 'unknown'))}:")
             click.echo(safe(m["content"]))
             sys.stdout.flush()

@@ -40,6 +40,10 @@ BACKGROUND_TIMEOUT_S = 23 * 3600  # a background listener gives up before hooks.
 WORDS = {"start": "/bridge start", "peers": "/bridge peers", "status": "/bridge status", "inbox": "/bridge inbox",
          "outbox": "session-bridge outbox", "listen": "/bridge listen", "receive": "session-bridge receive {}",
          "gc": "session-bridge gc"}
+# `background` is a command the agent runs in a shell: its errors name CLI commands.
+SHELL_WORDS = {"start": "session-bridge start", "peers": "session-bridge peers", "status": "session-bridge status",
+               "inbox": "session-bridge inbox --all", "outbox": "session-bridge outbox",
+               "listen": "session-bridge listen", "receive": "session-bridge receive {}", "gc": "session-bridge gc"}
 
 
 # --- output ------------------------------------------------------------------------------------------------------
@@ -310,7 +314,7 @@ def background(state: str, as_json: bool) -> None:
         if state != "status":
             me = bridge.set_background(me, state == "on")
     except BridgeError as e:
-        click.echo(f"Error: {e.worded(WORDS)}", err=True)
+        click.echo(f"Error: {e.worded(SHELL_WORDS)}", err=True)
         sys.exit(e.exit_code)
     on = bool(me.manifest.get("backgroundListen"))
     if as_json:

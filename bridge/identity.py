@@ -10,8 +10,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 # Process names (or script basenames for node-based CLIs) of agent CLIs, and the host name we record for each.
 AGENTS = {
@@ -21,6 +23,10 @@ AGENTS = {
     "opencode": "opencode",
     "cursor-agent": "cursor",
     "cline": "cline",
+    "grok": "grok",
+    "copilot": "copilot",
+    "qwen": "qwen-code",
+    "amp": "amp",
 }
 # Processes between an agent and us that are not the host: shells, launchers, sandboxes.
 WRAPPERS = {
@@ -31,16 +37,20 @@ WRAPPERS = {
 
 @dataclass(frozen=True)
 class Proc:
+    """A process named by pid and create time (so a reused pid never looks alive), and its agent kind."""
     pid: int
     started: float  # psutil create_time(), seconds since the epoch
     kind: str | None = None  # "claude-code", "codex", ... when it is a known agent
 
     def alive(self) -> bool:
+        """True while this exact process runs."""
         return process_alive(self.pid, self.started)
 
 
 def process_alive(pid: int, started: float | None) -> bool:
     """True while that exact process (pid + create time) exists and is not a zombie."""
+    import psutil  # here and below, not at the top: a one-shot send with BRIDGE_SESSION_ID never asks
+
     try:
         p = psutil.Process(pid)
         if started is not None and abs(p.create_time() - started) > 0.05:
@@ -51,12 +61,17 @@ def process_alive(pid: int, started: float | None) -> bool:
 
 
 @lru_cache(maxsize=1)
-def me() -> Proc:
+def this_process() -> Proc:
+    """This process."""
+    import psutil
+
     p = psutil.Process()
     return Proc(p.pid, p.create_time())
 
 
 def _agent_kind(p: psutil.Process) -> str | None:
+    import psutil
+
     try:
         names = [p.name()]
         cmd = p.cmdline()
@@ -71,10 +86,12 @@ def _agent_kind(p: psutil.Process) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def host() -> Proc | None:
+def agent_process() -> Proc | None:
     """The agent process above us; else the first ancestor that is not a shell or launcher.
 
     BRIDGE_HOST_PID overrides the search (tests, unusual launchers)."""
+    import psutil
+
     override = os.environ.get("BRIDGE_HOST_PID")
     try:
         if override:
@@ -96,8 +113,9 @@ def host() -> Proc | None:
     return None
 
 
-def host_kind() -> str:
-    h = host()
+def agent_kind() -> str:
+    """The kind of agent above us (claude-code, codex, ...), else cli."""
+    h = agent_process()
     if h and h.kind:
         return h.kind
     return "cli"
@@ -111,7 +129,8 @@ def project_dir() -> Path:
 
 def agent_session_id() -> str | None:
     """The agent's own session id where the host exports one."""
-    for var in ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID"):
+    for var in ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID", "QWEN_CODE_SESSION_ID",
+                "COPILOT_AGENT_SESSION_ID"):
         if os.environ.get(var):
             return os.environ[var]
     return None

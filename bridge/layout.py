@@ -10,6 +10,7 @@
       sessions/<sid>/inbox/.noticed/   <id>: a driver told the agent that message <id> waits (not read yet)
       sessions/<sid>/receipts/         <id>.<state>: what became of a message this session sent (see protocol.py)
       sessions/<sid>/quarantine/       unreadable or foreign inbox files, moved aside
+      sessions/<sid>/.background-listen  present while background listening is on (scripts/hook reads it)
       sessions/.ended-<sid>-<n>/       a stopped session being removed (stop renames it away first)
       .locks/                          start's registry lock
     <project>/.claude/bridge-session   the project's session id (no newline)
@@ -26,17 +27,18 @@ import errno
 import fcntl
 import os
 import stat
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import orjson
-from filelock import FileLock
 
 from bridge import validate
 from bridge.errors import BridgeError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 DIR_MODE = 0o700
 POINTER = Path(".claude") / "bridge-session"
@@ -137,6 +139,8 @@ def lock(path: Path, timeout: float = 10) -> FileLock:
     exist: filelock would create it with the umask's mode."""
     if not path.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, "no such directory", str(path.parent))
+    from filelock import FileLock  # only start and the background listener lock: keep one-shot commands light
+
     return FileLock(path, timeout=timeout, mode=0o600)
 
 
@@ -226,15 +230,26 @@ def read_text(path: Path, cap: int = SMALL_CAP) -> str:
     return read_bytes(path, cap).decode("utf-8")
 
 
+def _temp_file(folder: Path) -> tuple[int, str]:
+    """A new private file in folder whose name never ends in .json (what tempfile.mkstemp does, without the cost
+    of importing tempfile on every one-shot send)."""
+    while True:
+        tmp = os.path.join(folder, f"{TEMP_PREFIXES[0]}{os.getpid()}-{os.urandom(6).hex()}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), tmp
+        except FileExistsError:
+            continue
+
+
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write data at path in one rename. durable=False skips fsync for data a crash may lose (heartbeats)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIXES[0], dir=path.parent)  # mode 0600, name never ends in .json
+        fd, tmp = _temp_file(path.parent)
     except OSError as e:
         raise _write_error(path, e) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)  # mkstemp's 0600 is still masked by the umask
+            os.fchmod(f.fileno(), 0o600)  # open's 0600 is still masked by the umask
             f.write(data)
             if durable:
                 f.flush()
@@ -265,6 +280,7 @@ def _write_error(path: Path, e: OSError) -> BridgeError:
 
 
 def unlink_quietly(path: str | Path) -> None:
+    """Remove a file if it is there; never an error."""
     try:
         os.unlink(path)
     except FileNotFoundError:

@@ -34,13 +34,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
-
-from sortedcontainers import SortedList
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from bridge import identity, layout, message, validate
 from bridge.message import BadMessage
 from bridge.watch import Subscription, watching
+
+if TYPE_CHECKING:
+    from sortedcontainers import SortedList
 
 FOREIGN_GRACE_S = 60  # a non-.json file younger than this may be another writer's temp file in flight
 FULL_LISTING_S = 60  # a reader that keeps its listing from arrivals still lists the whole inbox this often
@@ -85,6 +86,7 @@ def write_receipt(root: Path, sender: object, msg_id: str, state: str) -> None:
 
 @dataclass
 class Claim:
+    """A message a reader has claimed (inbox/.claimed/<id>@<owner>) and not yet finished delivering."""
     path: Path  # the claimed file, inbox/.claimed/<id>@<owner>
     message: dict
 
@@ -96,6 +98,7 @@ class Claim:
 
 @dataclass
 class Mailbox:
+    """One session's inbox: deliver, claim, finalize, put back and recover, by the rules above."""
     session_dir: Path
     reports: list[str] = field(default_factory=list)  # quarantine notices this reader produced
     _arrivals: Subscription | None = field(default=None, repr=False)
@@ -113,7 +116,11 @@ class Mailbox:
         self.quarantine_dir = self.session_dir / layout.QUARANTINE
         self.waiting_dir = self.session_dir / layout.WAITING
         self.root = self.session_dir.parent.parent
-        self.owner = owner_tag(identity.me())
+
+    @property
+    def owner(self) -> str:
+        """This reader's tag in claim names (pid and start time); a send never needs it."""
+        return owner_tag(identity.this_process())
 
     # --- writing -------------------------------------------------------------------------------------------------
 
@@ -138,6 +145,8 @@ class Mailbox:
                 return self._pending
         listing = self._list_inbox()
         self._keys = dict((name, t) for t, name in listing)
+        from sortedcontainers import SortedList  # readers only: a one-shot send never lists an inbox
+
         self._pending = SortedList(listing)  # one sort of flat (int, str) pairs, not n inserts
         self._heads = {}
         self._listed_at = time.monotonic()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 import threading
 import time
 from datetime import datetime, timezone
@@ -68,7 +67,7 @@ def new_id() -> str:
     with _lock:
         ns = max(time.time_ns(), _last_ns + 1)
         _last_ns = ns
-    return f"msg-{ns:019d}-{secrets.token_hex(3)}"
+    return f"msg-{ns:019d}-{os.urandom(3).hex()}"
 
 
 def id_time_ns(msg_id: str) -> int | None:

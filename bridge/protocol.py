@@ -19,8 +19,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from filelock import Timeout as FileLockTimeout
-
 from bridge import identity, layout, message, render, sessions, validate, views
 from bridge.errors import BridgeError, Next, NoSession, PeerGone, Timeout
 from bridge.message import max_body
@@ -45,6 +43,7 @@ def seconds(value: float | None, what: str = "timeout") -> float | None:
 
 
 def check_body(content: str) -> str:
+    """content if it is UTF-8 text within the body limit, else a BridgeError naming the fix."""
     try:
         size = len(content.encode("utf-8"))
     except UnicodeEncodeError:
@@ -147,6 +146,8 @@ def _claim_when_there(me: Session, accept: Callable[[dict], bool], timeout: floa
         if deadline is not None and now >= deadline:
             raise Timeout(f"nothing arrived within {timeout:g}s")
         if now >= next_idle:
+            if not me.dir.exists():  # stopped elsewhere: say so now, not at the next heartbeat write
+                raise NoSession(f"session {me.id} was stopped while waiting", START_AGAIN)
             box.recover()
             sessions.touch(me)
             if idle:
@@ -189,21 +190,22 @@ def listen(me: Session, timeout: float | None = None, *, absorb_pings: bool = Tr
     try:
         claim = _next_message(me, timeout, idle, absorb_pings=absorb_pings)
     except Timeout:
-        raise Timeout(f"no message within {timeout:g}s; listen again",
-                      Next("status", "or see who is connected with")) from None
+        raise Timeout(f"no message within {timeout:g}s",
+                      Next("status", "listen again, or see who is connected with")) from None
     with me.mailbox.delivering(claim) as msg:
         yield msg
 
 
 @contextmanager
 def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Session | None = None, *,
-            sending: dict | None = None, idle: Callable[[], None] | None = None) -> Iterator[dict]:
+            sending: dict | None = None, idle: Callable[[], None] | None = None, again: bool = True) -> Iterator[dict]:
     """The reply to msg_id; fails fast with PeerGone if the peer's session ends first. A reply that reached this
-    session before (a listen, a hook, a channel push took it) is yielded again at once, with "status": "read". With
+    session before (a listen, a hook, a channel push took it) is yielded again at once, with "status": "read"
+    (unless `again` is False: the reference scripts wait for a pending one only). With
     `sending` (a composed message to peer), it is posted only once the wait is marked, so no other reader of this
     session can take a fast answer. `idle` as for listen."""
     validate.message_id(msg_id)
-    if sending is None:
+    if sending is None and again:
         earlier = delivered_reply(me, msg_id)
         if earlier is not None:
             yield earlier
@@ -501,11 +503,11 @@ def listen_in_background(me: Session, timeout: float | None = None) -> Iterator[
     try:
         lock = layout.lock(me.dir / layout.BACKGROUND_LOCK, timeout=0)
         lock.acquire()
-    except (FileLockTimeout, OSError):
+    except (TimeoutError, OSError):  # filelock.Timeout: another listener holds it
         yield None
         return
     try:
-        host = identity.host()  # the agent to wake; gone means nobody to wake
+        host = identity.agent_process()  # the agent to wake; gone means nobody to wake
 
         def still_wanted() -> None:
             fresh = sessions.load(me.root, me.id)

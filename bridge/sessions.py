@@ -26,8 +26,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterator
 
-from filelock import Timeout as LockTimeout
-
 from bridge import __version__, identity, layout, message, validate
 from bridge.errors import BridgeError, Next, NoSession, PeerNotFound
 from bridge.mailbox import Mailbox
@@ -42,30 +40,37 @@ CAPABILITIES = ["query", "context-dump", "conversation"]
 
 @dataclass
 class Session:
+    """A session: its bridge root and manifest (a snapshot; load() again for a fresh one)."""
     root: Path
     manifest: dict
 
     @property
     def id(self) -> str:
+        """The session id."""
         return self.manifest["sessionId"]
 
     @property
     def dir(self) -> Path:
+        """$BRIDGE_DIR/sessions/<id>."""
         return layout.session_dir(self.root, self.id)
 
     @cached_property
     def mailbox(self) -> Mailbox:
+        """This session's inbox (one per Session object: it keeps its listing)."""
         return Mailbox(self.dir)
 
     @property
     def name(self) -> str:
+        """What peers call it: the label, else the project name, else the id."""
         return self.manifest.get("label") or self.manifest.get("projectName") or self.id
 
     @property
     def liveness(self) -> str:
+        """active, stale or gone (see liveness())."""
         return liveness(self.manifest)
 
     def describe(self) -> str:
+        """`<id> (<project>, <label>)` for messages."""
         label = self.manifest.get("label")
         project = self.manifest.get("projectName", "?")
         return f"{self.id} ({project}{', ' + label if label and label != project else ''})"
@@ -212,7 +217,7 @@ def _owned_by_other(manifest: dict) -> bool:
     pid = manifest.get("pid")
     if not isinstance(pid, int):
         return False
-    h = identity.host()
+    h = identity.agent_process()
     if h is not None and pid == h.pid:
         return False
     if not identity.process_alive(pid, manifest.get("pidStartedAt")):
@@ -240,7 +245,7 @@ def current(root: Path) -> Session | None:
             return s
     project = identity.project_dir()
     sessions = all_sessions(root)
-    h = identity.host()
+    h = identity.agent_process()
     if h is not None:
         ours = [
             s for s in sessions
@@ -267,6 +272,7 @@ def current(root: Path) -> Session | None:
 
 
 def require_current(root: Path) -> Session:
+    """The caller's session, or NoSession whose next step is start."""
     s = current(root)
     if s is None:
         raise NoSession(f"no bridge session for {identity.project_dir()}", Next("start", "start one with"))
@@ -295,7 +301,7 @@ def _registry_lock(root: Path) -> Iterator[None]:
     lock = layout.lock(root / layout.LOCKS / layout.REGISTRY_LOCK)
     try:
         lock.acquire()
-    except LockTimeout:
+    except TimeoutError:  # filelock.Timeout
         raise BridgeError(f"another start holds {lock.lock_file} and does not finish; retry, or stop that process") \
             from None
     try:
@@ -309,8 +315,8 @@ def _find_or_create(root: Path, project: Path, label: str | None) -> tuple[Sessi
     existing = current(root)
     if label is not None:
         _check_label_free(root, label, existing.id if existing else None)
-    h = identity.host()
-    owner = {"pid": h.pid, "pidStartedAt": h.started, "host": identity.host_kind()} if h else {}
+    h = identity.agent_process()
+    owner = {"pid": h.pid, "pidStartedAt": h.started, "host": identity.agent_kind()} if h else {}
     extra = {"agentSessionId": identity.agent_session_id()} if identity.agent_session_id() else {}
     if existing is not None:
         try:
@@ -574,10 +580,10 @@ def bind(root: Path, agent_session_id: str | None = None) -> Session | None:
     session = current(root)
     if session is None or _owned_by_other(session.manifest):
         return None
-    h = identity.host()
+    h = identity.agent_process()
     changes: dict = {"lastHeartbeat": message.now_iso(), "status": "active"}
     if h is not None:
-        changes.update(pid=h.pid, pidStartedAt=h.started, host=identity.host_kind())
+        changes.update(pid=h.pid, pidStartedAt=h.started, host=identity.agent_kind())
     agent = agent_session_id or identity.agent_session_id()
     if agent:
         changes["agentSessionId"] = agent
@@ -596,7 +602,10 @@ def bind(root: Path, agent_session_id: str | None = None) -> Session | None:
     if held_by_other:
         return None
     _export_env(session.id)
-    return session
+    fresh = load(root, session.id) or session
+    if fresh.manifest.get("backgroundListen"):
+        set_background(fresh, True)  # the launcher's flag file, for a session turned on before it existed
+    return fresh
 
 
 def for_agent(root: Path, agent_session_id: str | None = None) -> Session | None:
@@ -605,7 +614,7 @@ def for_agent(root: Path, agent_session_id: str | None = None) -> Session | None
     if session is None:
         return None
     m = session.manifest
-    h = identity.host()
+    h = identity.agent_process()
     if h is not None and m.get("pid") == h.pid and identity.process_alive(h.pid, m.get("pidStartedAt")):
         return session
     agent = agent_session_id or identity.agent_session_id()

@@ -62,6 +62,7 @@ class DirWatch:
             self.polling = True
 
     def changed(self) -> None:
+        """Count one change of the directory and wake the waiters."""
         with self.cond:
             self.generation += 1
             self.cond.notify_all()
@@ -89,6 +90,7 @@ class DirWatch:
             _inotify().sync()
 
     def arrived(self, names: list[str], overflow: bool) -> None:
+        """Record names that arrived (for subscribers), or an overflow that means: list again."""
         with self.cond:
             for sub in self._subscribers:
                 sub.names.update(names)

@@ -113,7 +113,7 @@ def run_worker(root: Path, op: Callable[[Callable[[dict], None]], None], crash_a
 
 def _fresh_process_state() -> None:
     """What a new process would have: its own identity, no inherited inotify watches or locks."""
-    identity.me.cache_clear()
+    identity.this_process.cache_clear()
     watch._shared = None
     watch._watches = {}
     watch._lock = threading.RLock()

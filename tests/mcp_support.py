@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 
-from support import BIN, REPO, require_tool  # noqa: F401 (require_tool: re-exported for the MCP tests)
+from support import BIN, REPO, require_tool  # noqa: F401 - re-exported for the MCP tests
 
 SESSION_BRIDGE = str(BIN / "session-bridge")
 FIXTURES = REPO / "tests" / "fixtures"
@@ -46,6 +46,7 @@ class RawServer:
         self.lines: queue.Queue = queue.Queue()
         self.errors: queue.Queue = queue.Queue()
         self.next_id = 0
+        self.notes: list = []  # notifications that came before a response (request())
         self.pump = pump
         if pump:
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
@@ -83,8 +84,6 @@ class RawServer:
             if reply.get("id") == self.next_id:
                 return reply
             self.notes.append(reply)
-
-    notes: list = []
 
     def notify(self, method: str, params: dict | None = None) -> None:
         self.send({"jsonrpc": "2.0", "method": method, **({"params": params} if params is not None else {})})

@@ -19,6 +19,13 @@ def out(obj: object) -> None:
     sys.stdout.flush()
 
 
+def error(e: BridgeError) -> dict:
+    """A bridge error as the CLI says it (its next step worded as a CLI command): {"error", "code"}."""
+    from bridge.cli import WORDS  # only the error paths need the CLI's wording
+
+    return {"error": e.worded(WORDS), "code": e.exit_code}
+
+
 def reader(timeout: float = 0) -> None:
     """Print every message delivered to this session: {"id", "attempt", "content"}."""
     me = sessions.require_current(layout.bridge_dir())
@@ -32,14 +39,15 @@ def reader(timeout: float = 0) -> None:
 
 
 def listen_once() -> None:
-    """Resolve the session, say so, then wait for one message; report a bridge error as {"error", "code"}."""
+    """Resolve the session, say so, then wait for one message; report a bridge error as {"error", "code"}, its next
+    step worded as the CLI words it."""
     me = sessions.require_current(layout.bridge_dir())
     out({"ready": me.id})
     try:
         with protocol.listen(me) as m:
             out({"id": m["id"]})
     except BridgeError as e:
-        out({"error": str(e), "code": e.exit_code})
+        out(error(e))
 
 
 def sender(peer: str, count: int, tag: str) -> None:
@@ -70,14 +78,14 @@ def _barrier() -> None:
 
 
 def register(label: str = "") -> None:
-    """At the barrier, start (or resume) this project's session; report {"sessionId", "created"} or the error."""
+    """At the barrier, start (or resume) this project's session; report {"session_id", "created"} or the error."""
     root = layout.bridge_dir()
     _barrier()
     try:
         s, created = sessions.register(root, label or None)
-        out({"sessionId": s.id, "created": created})
+        out({"session_id": s.id, "created": created})
     except BridgeError as e:
-        out({"error": str(e), "code": e.exit_code})
+        out(error(e))
 
 
 def remember(peer_id: str) -> None:
@@ -88,7 +96,7 @@ def remember(peer_id: str) -> None:
         sessions.remember_peer(me, peer_id)
         out({"remembered": peer_id})
     except BridgeError as e:
-        out({"error": str(e), "code": e.exit_code})
+        out(error(e))
 
 
 def flood(peer: str, most: int = 20000) -> None:
@@ -117,7 +125,7 @@ def asker(peer: str, count: int) -> None:
             with protocol.ask(me, target, f"q{n}", timeout=30) as (_, answer):
                 out({"answer": answer["content"]})
         except BridgeError as e:
-            out({"error": str(e)})
+            out({"error": error(e)["error"]})
             return
 
 

@@ -14,7 +14,7 @@ def pair(bridge):
 
 
 def inbox(bridge, project: str) -> list[dict]:
-    return orjson.loads(bridge.cli(project, "inbox", "--json", check=True).stdout)
+    return orjson.loads(bridge.cli(project, "inbox", "--json", check=True).stdout)["messages"]
 
 
 def one_line_error(r, code: int, *needles: str) -> None:
@@ -94,7 +94,8 @@ def test_corrupt_inbox_files_are_reported_once_and_listening_goes_on(bridge, pai
 def test_json_errors_are_json(bridge):
     r = bridge.cli("nowhere", "whoami", "--json")
     assert r.returncode == 4
-    assert orjson.loads(r.stdout)["exitCode"] == 4
+    out = orjson.loads(r.stdout)
+    assert out["version"] == 1 and out["exit_code"] == 4 and "session-bridge start" in out["error"]
 
 
 def test_bad_bridge_max_body(bridge, pair):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import orjson
 import pytest
@@ -15,7 +16,7 @@ def test_whoami(bridge):
     sid = bridge.start("lib", "library")
     r = bridge.cli("lib", "whoami", check=True)
     assert r.out.startswith(f"{sid}  lib  {bridge.project('lib')}  label=library")
-    assert orjson.loads(bridge.cli("lib", "whoami", "--json").stdout)["sessionId"] == sid
+    assert orjson.loads(bridge.cli("lib", "whoami", "--json").stdout)["session"]["session_id"] == sid
 
 
 def test_peers_lists_others_not_me(bridge):
@@ -38,16 +39,18 @@ def test_inbox_peeks_without_taking(bridge):
     bridge.cli("lib", "listen", "--timeout", "5", check=True)
     assert bridge.cli("lib", "inbox").out == "No pending messages.\n"
     all_ = orjson.loads(bridge.cli("lib", "inbox", "--all", "--json").stdout)
-    assert [(m["id"], m["status"]) for m in all_] == [(mid, "read")]
+    assert [(m["id"], m["status"]) for m in all_["messages"]] == [(mid, "read")] and all_["pending"] == 0
 
 
 def test_send_any_type_and_in_reply_to(bridge):
     bridge.start("lib", "library")
     bridge.start("app")
-    m = orjson.loads(bridge.cli("app", "send", "library", "note", "fyi", "--in-reply-to", "msg-abc", "--json").stdout)
-    assert (m["type"], m["inReplyTo"], m["status"]) == ("note", "msg-abc", "pending")
+    r = bridge.cli("app", "send", "library", "note", "fyi", "--in-reply-to", "msg-abc", "--json", check=True)
+    sent = orjson.loads(r.stdout)
+    m = sent["message"]
+    assert (sent["version"], m["type"], m["in_reply_to"], m["status"]) == (1, "note", "msg-abc", "pending")
     got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5").stdout)
-    assert got["type"] == "note"  # unknown types are delivered as they are
+    assert got["status"] == "message" and got["message"]["type"] == "note"  # unknown types are delivered as they are
 
 
 def test_gc_reports(bridge):
@@ -81,3 +84,40 @@ def test_version():
 
     assert CliRunner().invoke(main, ["--version"]).output == f"session-bridge, version {__version__}\n"
 
+
+
+def test_receive_shows_at_once_a_reply_a_listen_already_took(bridge):
+    bridge.start("lib", "library")
+    bridge.start("app", "app")
+    q = bridge.cli("app", "send", "library", "query", "what changed?", check=True).out.strip()
+    bridge.cli("lib", "listen", "--timeout", "5", check=True)
+    bridge.cli("lib", "reply", q, "fetchUser replaced getUser", check=True)
+    took = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5", check=True).stdout)["message"]
+    assert (took["type"], took["in_reply_to"]) == ("response", q)
+    started = time.monotonic()
+    r = bridge.cli("app", "receive", q, "--timeout", "30", check=True)  # nothing new will come: it must not wait
+    assert time.monotonic() - started < 15
+    assert r.out == "fetchUser replaced getUser\n"
+    assert "(delivered before; shown again)" in r.err and "from library" in r.err
+    again = orjson.loads(bridge.cli("app", "receive", q, "--json", "--timeout", "1", check=True).stdout)
+    assert (again["version"], again["status"], again["question_id"]) == (1, "answered", q)
+    assert (again["answer"]["id"], again["answer"]["content"], again["answer"]["status"]) == (
+        took["id"], "fetchUser replaced getUser", "read")
+
+
+def test_peers_json_shows_one_status_per_peer(bridge, hosts):
+    lib = bridge.start("lib", "library")
+    agent = hosts()
+    old = bridge.cli("old", "start", "--json", check=True, BRIDGE_HOST_PID=agent.pid)
+    gone = orjson.loads(old.stdout)["session"]["session_id"]
+    agent.exit()
+    bridge.start("app")
+    out = orjson.loads(bridge.cli("app", "peers", "--json", check=True).stdout)
+    assert out["version"] == 1 and set(out) == {"version", "peers"}
+    by_id = {p["session_id"]: p for p in out["peers"]}
+    assert set(by_id) == {lib, gone}
+    assert (by_id[lib]["status"], by_id[lib]["name"], by_id[lib]["label"]) == ("active", "library", "library")
+    assert by_id[gone]["status"] == "gone"
+    for p in out["peers"]:
+        assert "liveness" not in p and set(p) == {"session_id", "name", "label", "project_name", "project_path",
+                                                  "host", "status"}

@@ -72,7 +72,7 @@ def leftovers(bridge) -> list[str]:
 
 def peer_ids(bridge, project: str) -> list[str]:
     r = bridge.cli(project, "peers", "--json", timeout=HANG_S, check=True)
-    return [m["sessionId"] for m in orjson.loads(r.stdout)]
+    return [s["session_id"] for s in orjson.loads(r.stdout)["peers"]]
 
 
 def gc(bridge, project: str = "janitor") -> dict:
@@ -84,7 +84,7 @@ def gc(bridge, project: str = "janitor") -> dict:
 
 def test_concurrent_starts_in_one_project_make_one_session(bridge):
     reports = together(bridge, [("repo", ["register"])] * 8)
-    ids = {r["sessionId"] for r in reports}
+    ids = {r["session_id"] for r in reports}
     assert len(ids) == 1, f"{len(ids)} sessions for one project and host"
     assert sorted(r["created"] for r in reports) == [False] * 7 + [True]
     assert session_dirs(bridge) == ids
@@ -95,20 +95,22 @@ def test_concurrent_cli_starts_in_one_project_make_one_session(bridge):
     procs = [bridge.spawn("repo", "start", "--json") for _ in range(8)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [err.decode() for _, err in outs]
-    ids = {orjson.loads(out)["sessionId"] for out, _ in outs}
+    results = [orjson.loads(out) for out, _ in outs]
+    ids = {r["session"]["session_id"] for r in results}
     assert len(ids) == 1 and session_dirs(bridge) == ids
+    assert sorted(r["created"] for r in results) == [False] * 7 + [True]
 
 
 def test_concurrent_starts_with_one_label_give_it_to_one_live_session(bridge):
     reports = together(bridge, [(f"proj{i}", ["register", "shared"]) for i in range(6)])
-    winners = [r["sessionId"] for r in reports if "sessionId" in r]
+    winners = [r["session_id"] for r in reports if "session_id" in r]
     losers = [r for r in reports if "error" in r]
     assert len(winners) == 1 and len(losers) == 5, reports
     for r in losers:
         assert f"label 'shared' is taken by live session {winners[0]}" in r["error"] and r["code"] == 1
     assert session_dirs(bridge) == set(winners), "a loser still made a session"
-    holders = [m["sessionId"] for m in orjson.loads(bridge.cli("observer", "peers", "--json", check=True).stdout)
-               if m.get("label") == "shared"]
+    holders = [s["session_id"] for s in orjson.loads(bridge.cli("observer", "peers", "--json", check=True).stdout)[
+        "peers"] if s["label"] == "shared"]
     assert holders == winners
 
 
@@ -247,8 +249,9 @@ def test_a_fifo_manifest_or_pointer_hangs_no_command(bridge):
     assert bad not in [s.id for s in sessions.all_sessions(bridge.root)]
     assert bad not in peer_ids(bridge, "mine")
     status = orjson.loads(bridge.cli("mine", "status", "--json", timeout=HANG_S, check=True).stdout)
-    assert status["connections"] == [{"sessionId": bad, "name": None, "status": "gone"}]
-    fresh = orjson.loads(bridge.cli("fresh", "start", "--json", timeout=HANG_S, check=True).stdout)["sessionId"]
+    assert status["connections"] == [{"session_id": bad, "name": None, "status": "gone"}]
+    fresh = orjson.loads(bridge.cli("fresh", "start", "--json", timeout=HANG_S, check=True).stdout)["session"][
+        "session_id"]
     gc(bridge)
     # the project whose pointer names the broken session gets a new one
     assert bridge.start("bad") not in (bad, mine, fresh)
@@ -256,7 +259,8 @@ def test_a_fifo_manifest_or_pointer_hangs_no_command(bridge):
     pointer = bridge.project("piped") / ".claude" / "bridge-session"
     pointer.parent.mkdir()
     os.mkfifo(pointer, 0o600)
-    piped = orjson.loads(bridge.cli("piped", "start", "--json", timeout=HANG_S, check=True).stdout)["sessionId"]
+    piped = orjson.loads(bridge.cli("piped", "start", "--json", timeout=HANG_S, check=True).stdout)["session"][
+        "session_id"]
     assert stat.S_ISREG(os.lstat(pointer).st_mode) and pointer.read_text() == piped
     assert bridge.cli("piped", "whoami", "--json", timeout=HANG_S, check=True)
 

@@ -25,7 +25,8 @@ class RealMachine(Machine):
         super().__init__(tmp)
         (tmp / "tmp").mkdir()
         dirs = dict.fromkeys(str(Path(p).parent) for p in tools.values())
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "CODEX_", "XDG_"))}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("BRIDGE_", "CODEX_", "XDG_", "GEMINI_"))}
         self.env.update(HOME=str(self.home), TMPDIR=str(tmp / "tmp"), PROJECT_DIR=str(self.project),
                         XDG_CONFIG_HOME=str(self.home / ".config"), XDG_DATA_HOME=str(self.home / ".local/share"),
                         XDG_CACHE_HOME=str(self.home / ".cache"), XDG_STATE_HOME=str(self.home / ".local/state"),
@@ -40,6 +41,13 @@ class RealMachine(Machine):
         if code is not None:
             assert r.returncode == code, f"{args} exited {r.returncode}: {r.stderr}{r.stdout}"
         return r
+
+    def trust_in_gemini(self, level: str = "TRUST_FOLDER") -> Path:
+        """Record the project in Gemini CLI's trusted folders as its "Trust folder" prompt does."""
+        path = self.home / ".gemini" / "trustedFolders.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({str(self.project): level}, indent=2))
+        return path
 
 
 @pytest.fixture
@@ -63,6 +71,7 @@ def test_init_passes_each_hosts_own_health_check_and_uninstall_restores_the_file
     originals[gemini] = gemini.read_bytes()
 
     real.run("init", *[a for p in PROVIDERS for a in ("--provider", p)])
+    real.trust_in_gemini()  # Gemini CLI runs no MCP server in a folder it does not trust
 
     checks = {
         "claude": ["claude", "mcp", "list"],
@@ -71,8 +80,7 @@ def test_init_passes_each_hosts_own_health_check_and_uninstall_restores_the_file
         "codex": ["codex", "mcp", "list", "--json"],
     }
     with ThreadPoolExecutor(4) as pool:
-        runs = dict(zip(checks, pool.map(lambda a: real.host(*a, code=None, GEMINI_CLI_TRUST_WORKSPACE="true"),
-                                         checks.values())))
+        runs = dict(zip(checks, pool.map(lambda a: real.host(*a, code=None), checks.values())))
     out = {k: r.stdout + r.stderr for k, r in runs.items()}
     assert "✔ Connected" in line_of(out["claude"])
     assert f"{SESSION_BRIDGE} mcp" in line_of(out["claude"])
@@ -111,3 +119,41 @@ def test_doctor_reports_a_server_that_cannot_start_with_the_fix(real):
     r = real.run("doctor", "--provider", "opencode", code=1)
     row = next(ln for ln in r.stdout.splitlines() if ln.startswith("opencode"))
     assert "FAILED" in row and "session-bridge init --provider opencode" in row
+
+
+def test_doctor_tells_the_truth_about_geminis_trusted_folder(real):
+    """Gemini CLI disables every MCP server in a folder it does not trust: doctor must not say ok there (it used to
+    force trust for its own check), and names how to trust the folder."""
+    real.run("init", "--provider", "gemini-cli")
+    trusted_folders = real.home / ".gemini" / "trustedFolders.json"
+
+    def gemini_line() -> str:
+        r = real.host("gemini", "mcp", "list", code=None)
+        return line_of(r.stdout + r.stderr)
+
+    def doctor(code: int) -> tuple[dict, str]:
+        row = json.loads(real.run("doctor", "--provider", "gemini-cli", "--json", code=code).stdout)["hosts"][0]
+        table = real.run("doctor", "--provider", "gemini-cli", code=code).stdout
+        return row, next(ln for ln in table.splitlines() if ln.startswith("Gemini CLI"))
+
+    # Untrusted (no trusted-folders file yet): Gemini itself lists the server as Disabled.
+    assert "Disabled" in gemini_line()
+    row, line = doctor(1)
+    assert row["health"] is False and row["configured"] == ["user"]
+    assert f"does not trust the folder {real.project}" in row["detail"] and "Disabled" in row["detail"]
+    assert f'"{real.project}": "TRUST_FOLDER"' in row["fix"] and str(trusted_folders) in row["fix"]
+    assert "Trust folder" in row["fix"] and "the server does not start" not in row["fix"]
+    assert "FAILED" in line and row["fix"] in line
+
+    # Distrusted explicitly (the prompt's "Don't trust"): the fix says to change that entry.
+    real.trust_in_gemini("DO_NOT_TRUST")
+    assert "Disabled" in gemini_line()
+    row, line = doctor(1)
+    assert "DO_NOT_TRUST" in row["detail"] and f'set "{real.project}" to "TRUST_FOLDER"' in row["fix"]
+
+    # Trusted as the CLI records it: Gemini connects, and doctor says ok.
+    real.trust_in_gemini()
+    assert "Connected" in gemini_line()
+    row, line = doctor(0)
+    assert row["health"] is True and row["fix"] == "" and "Connected" in row["detail"]
+    assert line.split()[:5] == ["Gemini", "CLI", "yes", "user", "ok"]

@@ -29,9 +29,10 @@ def test_connect_records_the_peer_on_both_sides(bridge):
     assert listener.err == "Error: no message within 0.5s; listen again, or see who is connected with: " \
                            "session-bridge status\n"
     status = orjson.loads(bridge.cli("lib", "status", "--json", check=True).stdout)
-    assert [c["sessionId"] for c in status["connections"]] == [app]
+    assert status["session"]["session_id"] == lib
+    assert [c["session_id"] for c in status["connections"]] == [app]
     status = orjson.loads(bridge.cli("app", "status", "--json", check=True).stdout)
-    assert [(c["sessionId"], c["status"]) for c in status["connections"]] == [(lib, "active")]
+    assert [(c["session_id"], c["status"]) for c in status["connections"]] == [(lib, "active")]
 
 
 def test_ask_gets_the_answer_from_a_listening_peer(bridge):
@@ -46,8 +47,9 @@ def test_ask_gets_the_answer_from_a_listening_peer(bridge):
         for n in range(3):
             r = bridge.cli("app", "ask", "library", f"follow-up {n}", "--json", check=True)
             data = orjson.loads(r.stdout)
+            assert (data["version"], data["status"]) == (1, "answered")
             assert data["answer"]["content"] == f"answer: follow-up {n}"
-            assert data["answer"]["inReplyTo"] == data["question"]["id"]
+            assert data["answer"]["in_reply_to"] == data["question_id"]
     finally:
         answerer.kill()
         answerer.wait()
@@ -73,18 +75,20 @@ def test_ask_times_out_with_advice_when_nobody_listens(bridge):
     bridge.start("app")
     r = bridge.cli("app", "ask", "library", "anyone?", "--timeout", "0.3")
     assert r.returncode == 3
-    assert "may not be listening" in r.err and "session-bridge peers" in r.err and "receive msg-" in r.err
+    assert "not read yet, so the peer may not be listening" in r.err
+    assert r.err.count("\n") == 1 and "; fetch a late answer with: session-bridge receive msg-" in r.err
     # the question is not lost: the library gets it when it listens later
-    r = bridge.cli("lib", "listen", "--timeout", "5", "--json", check=True)
-    assert orjson.loads(r.stdout)["content"] == "anyone?"
+    got = orjson.loads(bridge.cli("lib", "listen", "--timeout", "5", "--json", check=True).stdout)["message"]
+    assert got["content"] == "anyone?"
+    assert r.err.endswith(f"session-bridge receive {got['id']}\n")  # the advice names the question
 
 
 def test_late_answer_is_fetched_with_receive(bridge):
     bridge.start("lib", "library")
     bridge.start("app")
     r = bridge.cli("app", "send", "library", "query", "slow question", "--json", check=True)
-    qid = orjson.loads(r.stdout)["id"]
-    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True).stdout)
+    qid = orjson.loads(r.stdout)["message"]["id"]
+    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True).stdout)["message"]
     bridge.cli("lib", "reply", got["id"], "late answer", check=True)
     r = bridge.cli("app", "receive", qid, "--timeout", "5", check=True)
     assert r.out == "late answer\n"
@@ -96,7 +100,7 @@ def test_ask_fails_fast_when_the_peer_ends(bridge):
     asker = bridge.spawn("app", "ask", "library", "are you there?", "--timeout", "60")
     # the library sees the question, then stops without answering
     got = bridge.cli("lib", "listen", "--json", "--timeout", "10", check=True)
-    assert orjson.loads(got.stdout)["content"] == "are you there?"
+    assert orjson.loads(got.stdout)["message"]["content"] == "are you there?"
     bridge.cli("lib", "stop", check=True)
     out, err = asker.communicate(timeout=15)
     assert asker.returncode == 5
@@ -108,13 +112,13 @@ def test_dead_host_process_makes_a_session_gone(bridge):
     try:
         bridge.cli("lib", "start", "--label", "library", check=True, BRIDGE_HOST_PID=str(host.pid))
         bridge.start("app")
-        peers = orjson.loads(bridge.cli("app", "peers", "--json", check=True).stdout)
-        assert [(p["label"], p["liveness"]) for p in peers] == [("library", "active")]
+        peers = orjson.loads(bridge.cli("app", "peers", "--json", check=True).stdout)["peers"]
+        assert [(p["label"], p["status"]) for p in peers] == [("library", "active")]
     finally:
         host.stdin.close()
         host.wait()
-    peers = orjson.loads(bridge.cli("app", "peers", "--json", check=True).stdout)
-    assert [(p["label"], p["liveness"]) for p in peers] == [("library", "gone")]
+    peers = orjson.loads(bridge.cli("app", "peers", "--json", check=True).stdout)["peers"]
+    assert [(p["label"], p["status"]) for p in peers] == [("library", "gone")]
     r = bridge.cli("app", "ask", "library", "hello?", "--timeout", "30")
     assert r.returncode == 5  # not a 30 s wait: the peer is known dead
     assert "no session named 'library'" in r.err or "ended before answering" in r.err
@@ -126,7 +130,7 @@ def test_stop_tells_peers_it_talked_to(bridge):
     bridge.cli("app", "connect", "library", check=True)
     r = bridge.cli("app", "stop", "--json", check=True)
     assert orjson.loads(r.stdout)["notified"] == [lib]
-    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True).stdout)
+    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True).stdout)["message"]
     assert (got["type"], got["content"]) == ("session-ended", "Session ended")
     assert not (bridge.project("app") / ".claude" / "bridge-session").exists()
 
@@ -134,7 +138,7 @@ def test_stop_tells_peers_it_talked_to(bridge):
 def test_receive_fails_fast_when_the_asked_peer_ends(bridge):
     bridge.start("lib", "library")
     bridge.start("app")
-    qid = orjson.loads(bridge.cli("app", "send", "library", "query", "q", "--json", check=True).stdout)["id"]
+    qid = orjson.loads(bridge.cli("app", "send", "library", "query", "q", "--json", check=True).stdout)["message"]["id"]
     waiter = bridge.spawn("app", "receive", qid, "--timeout", "60")
     bridge.cli("lib", "listen", "--timeout", "5", check=True)
     bridge.cli("lib", "stop", check=True)

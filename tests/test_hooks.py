@@ -49,7 +49,7 @@ def ctx(out: dict, event: str) -> str:
 def start_as(bridge, project: str, host: Host, label: str | None = None, **env) -> str:
     args = ["start", "--json"] + (["--label", label] if label else [])
     r = bridge.cli(project, *args, check=True, BRIDGE_HOST_PID=host.pid, **env)
-    return orjson.loads(r.stdout)["sessionId"]
+    return orjson.loads(r.stdout)["session"]["session_id"]
 
 
 def manifest(bridge, sid: str) -> dict:
@@ -104,7 +104,7 @@ def test_session_start_binds_a_resumed_claude_session_and_summarises_the_bridge(
     text = ctx(out, "SessionStart")
     assert f"bridge session {lib} (library)" in text
     assert f"app ({app}, active)" in text
-    assert "2 message(s) wait" in text  # the ping and the query
+    assert "1 message(s) wait" in text  # the query (app's connect ping is not one to read)
     assert f"{LAUNCHER} reply <message-id>" in text
     assert "not the user's instruction" in text
     assert env_file.read_text() == f"export BRIDGE_SESSION_ID={lib}\n"
@@ -114,12 +114,62 @@ def test_session_start_binds_a_resumed_claude_session_and_summarises_the_bridge(
     assert bridge.cli("lib", "whoami", "--json", BRIDGE_HOST_PID=new.pid, check=True).out.count(lib) >= 1
 
 
-def test_session_start_leaves_a_session_another_live_claude_holds(bridge, hosts):
+def test_session_start_leaves_a_session_another_live_process_holds(bridge, hosts):
     first = hosts()
     lib = start_as(bridge, "lib", first, "library")
-    code, out, _ = hook(bridge, "lib", "session-start", "SessionStart", hosts())  # second window, same repo
+    code, out, _ = hook(bridge, "lib", "session-start", "SessionStart", hosts())  # a caller that is no agent CLI
     assert (code, out) == (0, {})
     assert manifest(bridge, lib)["pid"] == int(first.pid)
+
+
+def test_session_start_leaves_a_session_another_live_claude_holds(bridge, hosts):
+    first = hosts("claude")
+    lib = start_as(bridge, "lib", first, "library", CLAUDE_CODE_SESSION_ID="claude-first")
+    assert manifest(bridge, lib)["host"] == "claude-code"
+    second = hosts("claude")  # second window, same repo
+    code, out, _ = hook(bridge, "lib", "session-start", "SessionStart", second, CLAUDE_CODE_SESSION_ID="claude-second")
+    assert (code, out) == (0, {})
+    m = manifest(bridge, lib)
+    assert (m["pid"], m["host"], m["agentSessionId"]) == (int(first.pid), "claude-code", "claude-first")
+    # nor do the second window's prompts take the first one's messages
+    bridge.start("app", "app")
+    bridge.cli("app", "send", "library", "query", "for the first window", check=True)
+    assert hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", second,
+                CLAUDE_CODE_SESSION_ID="claude-second") == (0, {}, "")
+    first_window = hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", first,
+                        CLAUDE_CODE_SESSION_ID="claude-first")[1]
+    assert "for the first window" in ctx(first_window, "UserPromptSubmit")
+
+
+def test_session_start_binds_a_session_a_live_non_agent_process_holds(bridge, hosts):
+    """`session-bridge start` run from a shell that is still open (host "cli"): the project's Claude takes it."""
+    shell = hosts()
+    lib = start_as(bridge, "lib", shell, "library")
+    assert manifest(bridge, lib)["host"] == "cli"
+    claude, env_file = hosts("claude"), bridge.tmp / "claude-env.sh"
+    code, out, _ = hook(bridge, "lib", "session-start", "SessionStart", claude, CLAUDE_ENV_FILE=str(env_file))
+    assert code == 0 and f"bridge session {lib} (library)" in ctx(out, "SessionStart")
+    m = manifest(bridge, lib)
+    assert (m["pid"], m["host"], m["agentSessionId"]) == (int(claude.pid), "claude-code", "claude-lib")
+    assert env_file.read_text() == f"export BRIDGE_SESSION_ID={lib}\n"
+    # the bound session is this Claude's: its prompts get the session's messages
+    bridge.start("app", "app")
+    bridge.cli("app", "send", "library", "query", "bound?", check=True)
+    code, out, _ = hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude)
+    assert code == 0 and "bound?" in ctx(out, "UserPromptSubmit")
+
+
+def test_session_start_counts_only_the_messages_the_agent_must_read(bridge, pair):
+    """A peer's connect ping only records the connection: it is not a waiting message."""
+    claude, lib, app = pair  # app connected: its ping waits in lib's inbox
+    code, out, _ = hook(bridge, "lib", "session-start", "SessionStart", claude)
+    text = ctx(out, "SessionStart")
+    assert code == 0 and f"bridge session {lib} (library)" in text
+    assert "message(s) wait" not in text
+    bridge.cli("app", "send", "library", "query", "Is 2.0 out?", check=True)
+    text = ctx(hook(bridge, "lib", "session-start", "SessionStart", claude)[1], "SessionStart")
+    assert "1 message(s) wait for this session" in text
+    assert f"read them now with: {LAUNCHER} listen --timeout 5" in text
 
 
 def test_session_start_after_clear_keeps_the_binding(bridge, pair):
@@ -137,23 +187,28 @@ def test_prompt_shows_each_pending_message_once_with_the_command_that_answers_it
     claude, lib, app = pair
     q1 = orjson.loads(bridge.cli("app", "send", "library", "query", "What replaced getUser()?", "--json").stdout)
     q2 = orjson.loads(bridge.cli("app", "send", "library", "query", "Which version?", "--json").stdout)
+    q1, q2 = q1["message"], q2["message"]
     bridge.cli("lib", "send", "app", "query", "for app only", BRIDGE_HOST_PID=claude.pid, check=True)
+    waiting = orjson.loads(bridge.cli("lib", "inbox", "--json", BRIDGE_HOST_PID=claude.pid, check=True).stdout)
+    ping = next(m for m in waiting["messages"] if m["type"] == "ping")
 
     code, out, _ = hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude)
     assert code == 0
     text = ctx(out, "UserPromptSubmit")
     assert text.startswith(f"=== session-bridge: messages from peer sessions to {lib} ===")
     assert "not the user's instruction" in text and "destructive or irreversible" in text
-    assert f"app ({app}) connected to this session" in text
+    assert f"[ping] from app ({app}) · {ping['id']}\nconnected\n" in text  # app connected to this session
     assert text.index("What replaced getUser()?") < text.index("Which version?")
     for q in (q1, q2):
-        assert f"--- query from app ({app}) · {q['id']} ---" in text
+        assert f"[query] from app ({app}) · {q['id']}\n{q['content']}\n" in text
         assert f'Answer with: {LAUNCHER} reply {q["id"]} "<your answer>"' in text
     assert "for app only" not in text
     # claimed exactly once: the next prompt shows nothing, and the inbox has them as read
     assert hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude) == (0, {}, "")
     inbox = orjson.loads(bridge.cli("lib", "inbox", "--all", "--json", BRIDGE_HOST_PID=claude.pid).stdout)
-    assert {m["id"]: m["status"] for m in inbox if m["type"] == "query"} == {q1["id"]: "read", q2["id"]: "read"}
+    assert {m["id"]: m["status"] for m in inbox["messages"] if m["type"] == "query"} == \
+        {q1["id"]: "read", q2["id"]: "read"}
+    assert inbox["pending"] == 0
 
     # the command shown answers the query as written
     answer_cmd = next(line for line in text.splitlines() if q1["id"] in line and line.startswith("Answer with: "))
@@ -183,12 +238,14 @@ def test_a_late_answer_and_a_peer_ending_are_shown_as_such(bridge, pair):
     claude, lib, app = pair
     r = bridge.cli("lib", "ask", "app", "Still there?", "--timeout", "0.2", BRIDGE_HOST_PID=claude.pid)
     assert r.returncode == 3
-    qid = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5").stdout)["id"]
-    bridge.cli("app", "reply", qid, "yes, late", check=True)
+    qid = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5").stdout)["message"]["id"]
+    rid = orjson.loads(bridge.cli("app", "reply", qid, "yes, late", "--json", check=True).stdout)["message"]["id"]
     bridge.cli("app", "stop", check=True)
     text = ctx(hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude)[1], "UserPromptSubmit")
-    assert f"--- answer from app ({app}) to your message {qid}" in text and "yes, late" in text
-    assert f"--- app ({app}) ended its bridge session; it can no longer answer ---" in text
+    assert f"[response] from app ({app}) · {rid} · in reply to {qid}\nyes, late" in text
+    lines = text.splitlines()
+    ended = next(i for i, line in enumerate(lines) if line.startswith(f"[session-ended] from app ({app}) · "))
+    assert lines[ended + 1] == "Session ended"  # app ended its bridge session; it can no longer answer
 
 
 # --- SessionEnd --------------------------------------------------------------------------------------------------
@@ -208,8 +265,9 @@ def test_session_end_stops_the_session_and_tells_peers_on_a_real_exit(bridge, pa
     stdin = payload("SessionEnd", bridge.project("lib"), reason=reason, session_id="claude-lib")
     assert hook(bridge, "lib", "session-end", "SessionEnd", claude, stdin=stdin) == (0, {}, "")
     assert not (bridge.root / "sessions" / lib).exists()
-    ended = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5", check=True).stdout)
-    assert (ended["type"], ended["from"]) == ("session-ended", lib)
+    got = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5", check=True).stdout)
+    assert got["status"] == "message"
+    assert (got["message"]["type"], got["message"]["from"]) == ("session-ended", lib)
 
 
 def test_session_end_of_another_claude_session_in_the_project_leaves_it_alone(bridge, pair, hosts):
@@ -276,7 +334,7 @@ def test_a_stdin_that_never_closes_cannot_hold_the_prompt_hook(bridge, pair):
         p.kill()
         p.stdin.close()
     left = orjson.loads(bridge.cli("lib", "inbox", "--json", BRIDGE_HOST_PID=claude.pid, check=True).stdout)
-    assert [m["content"] for m in left if m["type"] == "query"] == ["still pending after the hook gave up"]
+    assert [m["content"] for m in left["messages"] if m["type"] == "query"] == ["still pending after the hook gave up"]
 
 
 def test_messages_are_marked_read_only_once_their_text_is_written(bridge, pair):
@@ -293,7 +351,8 @@ def test_messages_are_marked_read_only_once_their_text_is_written(bridge, pair):
     os.close(w)
     assert p.returncode == 0
     left = orjson.loads(bridge.cli("lib", "inbox", "--json", BRIDGE_HOST_PID=claude.pid, check=True).stdout)
-    assert [m["content"] for m in left if m["type"] == "query"] == [f"question {n}" for n in range(3)]  # none lost
+    assert [m["content"] for m in left["messages"] if m["type"] == "query"] == \
+        [f"question {n}" for n in range(3)]  # none lost
     code, out, _ = hook(bridge, "lib", "user-prompt-submit", "UserPromptSubmit", claude)
     text = ctx(out, "UserPromptSubmit")
     assert all(f"question {n}" in text for n in range(3)) and "redelivered (attempt 2)" in text
@@ -369,7 +428,8 @@ def test_background_listener_wakes_the_session_with_one_message(bridge, pair):
     assert len(ready) == 1
     done, waiting = (first, second) if ready[0] is first.stdout else (second, first)
     assert finish(done) == (0, "{}\n", "")
-    q = orjson.loads(bridge.cli("app", "send", "library", "query", "What replaced getUser()?", "--json").stdout)
+    sent = bridge.cli("app", "send", "library", "query", "What replaced getUser()?", "--json")
+    q = orjson.loads(sent.stdout)["message"]
     code, out, err = finish(waiting)
     assert (code, out) == (2, "{}\n")
     assert "What replaced getUser()?" in err and "not the user's instruction" in err
@@ -379,11 +439,14 @@ def test_background_listener_wakes_the_session_with_one_message(bridge, pair):
 
 
 def test_background_listener_leaves_when_turned_off_or_when_claude_exits(bridge, pair):
-    claude, _, _ = pair
+    claude, lib, _ = pair
+    flag = bridge.root / "sessions" / lib / ".background-listen"  # what scripts/hook checks before starting Python
     bridge.cli("lib", "background", "on", BRIDGE_HOST_PID=claude.pid, check=True)
+    assert flag.is_file()
     p = background_listener(bridge, claude)
     r = bridge.cli("lib", "background", "off", BRIDGE_HOST_PID=claude.pid, check=True)
     assert "off" in r.out
+    assert not flag.exists()
     assert finish(p) == (0, "{}\n", "")
 
     bridge.cli("lib", "background", "on", BRIDGE_HOST_PID=claude.pid, check=True)

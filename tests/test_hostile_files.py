@@ -68,7 +68,8 @@ def quarantined(bridge, sid: str, name: str) -> list[Path]:
 
 def delivered(bridge, project: str = "lib") -> list[dict]:
     """inbox --all --json: delivered messages, then pending ones."""
-    return orjson.loads(bridge.cli(project, "inbox", "--all", "--json", "--limit", "0", check=True, timeout=T).stdout)
+    got = bridge.cli(project, "inbox", "--all", "--json", "--limit", "0", check=True, timeout=T)
+    return orjson.loads(got.stdout)["messages"]
 
 
 def warnings_about(runs, name: str) -> list[str]:
@@ -163,8 +164,9 @@ def test_a_named_pipe_in_the_inbox_never_hangs_a_command(bridge, pair, command):
     if command == "stop":  # the session is gone, pipe and all; its peer is told, and the question is undeliverable
         assert not sdir(bridge, lib).exists()
         ended = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)
-        assert (ended["type"], ended["from"]) == ("session-ended", lib)
-        states = {m["id"]: m["state"] for m in orjson.loads(bridge.cli("app", "outbox", "--json", check=True).stdout)}
+        assert (ended["message"]["type"], ended["message"]["from"]) == ("session-ended", lib)
+        sent = orjson.loads(bridge.cli("app", "outbox", "--json", check=True).stdout)["messages"]
+        states = {m["id"]: m["state"] for m in sent}
         assert states[mid] == "undeliverable"
         return
 
@@ -182,7 +184,7 @@ def test_a_named_pipe_in_the_inbox_never_hangs_a_command(bridge, pair, command):
     if not any(m["id"] == mid and m["status"] == "read" for m in delivered(bridge)):
         got = bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T)
         runs.append(got)
-        assert orjson.loads(got.stdout)["content"] == "genuine question"
+        assert orjson.loads(got.stdout)["message"]["content"] == "genuine question"
 
     everything = delivered(bridge)
     assert [(m["id"], m["status"], m["content"]) for m in everything] == [(mid, "read", "genuine question")]
@@ -217,7 +219,8 @@ def test_a_named_pipe_as_a_third_sessions_manifest_breaks_nobody(bridge, pair):
 
     peers = bridge.cli("app", "peers", timeout=T)
     assert peers.returncode == 0 and "library" in peers.out and "zzz999" not in peers.out
-    assert orjson.loads(bridge.cli("app", "peers", "--json", check=True, timeout=T).stdout)[0]["sessionId"] == lib
+    listed_json = orjson.loads(bridge.cli("app", "peers", "--json", check=True, timeout=T).stdout)
+    assert [p["session_id"] for p in listed_json["peers"]] == [lib]
     assert bridge.cli("lib", "status", timeout=T).returncode == 0
     started = bridge.cli("other", "start", "--label", "other", timeout=T)
     assert started.returncode == 0 and "Started bridge session" in started.out
@@ -227,7 +230,7 @@ def test_a_named_pipe_as_a_third_sessions_manifest_breaks_nobody(bridge, pair):
     assert bridge.cli("lib", "gc", timeout=T).returncode == 0
 
     mid = send(bridge, "still working")
-    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)
+    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)["message"]
     assert (got["id"], got["content"]) == (mid, "still working")
     assert bridge.cli("lib", "reply", mid, "yes", timeout=T).returncode == 0
     assert "yes" in bridge.cli("app", "receive", mid, "--timeout", "5", check=True, timeout=T).out
@@ -241,7 +244,7 @@ def test_a_named_pipe_as_a_projects_pointer_file(bridge, pair):
     assert bridge.cli("piped", "whoami", timeout=T).returncode == 4  # no session yet, and no hang
     started = bridge.cli("piped", "start", "--json", timeout=T)
     assert started.returncode == 0
-    sid = orjson.loads(started.stdout)["sessionId"]
+    sid = orjson.loads(started.stdout)["session"]["session_id"]
     assert sid in bridge.cli("piped", "whoami", check=True, timeout=T).out
     assert bridge.cli("piped", "send", "library", "query", "hello", timeout=T).returncode == 0
 
@@ -367,7 +370,7 @@ def test_links_named_like_messages_are_never_followed(bridge, links, command):
     # The next readers deliver the genuine question, and only it; the links end up in quarantine, unfollowed.
     if not any(m["id"] == links.mid and m["status"] == "read" for m in delivered(bridge)):
         got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)
-        assert got["id"] == links.mid
+        assert got["message"]["id"] == links.mid
     assert bridge.cli("lib", "listen", "--timeout", "1", timeout=T).returncode == 3
     everything = delivered(bridge)
     assert [(m["id"], m["content"]) for m in everything] == [(links.mid, "genuine question")]
@@ -466,16 +469,16 @@ def test_hostile_files_beside_delivered_and_sent_messages(bridge, history, place
 
     everything = bridge.cli("lib", "inbox", "--all", "--json", timeout=T)
     assert everything.returncode == 0, everything.err
-    assert [(m["id"], m["status"]) for m in orjson.loads(everything.stdout)] == [(history.got, "read"),
-                                                                               (late, "pending")]
+    assert [(m["id"], m["status"]) for m in orjson.loads(everything.stdout)["messages"]] == [(history.got, "read"),
+                                                                                           (late, "pending")]
     sent = bridge.cli("lib", "outbox", "--json", timeout=T)
     assert sent.returncode == 0, sent.err
-    assert [(m["id"], m["state"]) for m in orjson.loads(sent.stdout)] == [(history.sent, "queued")]
+    assert [(m["id"], m["state"]) for m in orjson.loads(sent.stdout)["messages"]] == [(history.sent, "queued")]
     assert "1 pending" in bridge.cli("lib", "status", check=True, timeout=T).out
     noticed = bridge.cli("lib", "notice", "--json", timeout=T)
     assert noticed.returncode == 0, noticed.err
-    assert [m["id"] for m in orjson.loads(noticed.stdout)] == [late]
-    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)
+    assert [m["id"] for m in orjson.loads(noticed.stdout)["notices"]] == [late]
+    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)["message"]
     assert (got["id"], got["content"]) == (late, "late answer")  # a broken waiting marker is nobody waiting
     if place == "inbox/.claimed" and kind != "link-to-dev-zero":  # a dead reader's claim that is no message
         assert not os.path.lexists(thing) and quarantined(bridge, lib, thing.name)

@@ -8,6 +8,7 @@ import sys
 
 import orjson
 
+from bridge import layout
 from support import CLI
 
 
@@ -19,6 +20,11 @@ def fake_agent(tmp_path, name: str) -> str:
     if not link.exists():
         link.symlink_to(sys.executable)
     return str(link)
+
+
+def manifest(bridge, sid: str) -> dict:
+    """The session's manifest on disk (the host pid and the agent's session id are recorded there, not shown)."""
+    return orjson.loads((bridge.root / layout.SESSIONS / sid / layout.MANIFEST).read_bytes())
 
 
 def run_under(agent: str, bridge, project: str, *args: str) -> dict:
@@ -34,15 +40,17 @@ def run_under(agent: str, bridge, project: str, *args: str) -> dict:
 
 def test_the_agent_above_the_shell_hosts_the_session(bridge, tmp_path):
     claude = fake_agent(tmp_path, "claude")
-    m = run_under(claude, bridge, "lib", "start", "--json")
-    assert m["host"] == "claude-code"
-    assert m["pid"] != os.getpid()  # the agent process, not this test
+    s = run_under(claude, bridge, "lib", "start", "--json")["session"]
+    assert s["host"] == "claude-code"
+    m = manifest(bridge, s["session_id"])
+    assert (m["host"], m["projectPath"]) == ("claude-code", str(bridge.project("lib")))
+    assert isinstance(m["pid"], int) and m["pid"] != os.getpid()  # the agent process, not this test
 
 
 def test_each_agent_cli_is_recognised(bridge, tmp_path):
     for name, host in [("codex", "codex"), ("gemini", "gemini-cli"), ("opencode", "opencode")]:
-        m = run_under(fake_agent(tmp_path, name), bridge, f"repo-{name}", "start", "--json")
-        assert m["host"] == host
+        s = run_under(fake_agent(tmp_path, name), bridge, f"repo-{name}", "start", "--json")["session"]
+        assert s["host"] == host
 
 
 def live_agent(agent: str, bridge, project: str) -> tuple[subprocess.Popen, dict]:
@@ -55,7 +63,7 @@ def live_agent(agent: str, bridge, project: str) -> tuple[subprocess.Popen, dict
     lines = []
     while not (lines and lines[-1].startswith(b"}")):
         lines.append(p.stdout.readline())
-    return p, orjson.loads(b"".join(lines))
+    return p, orjson.loads(b"".join(lines))["session"]
 
 
 def test_two_live_agents_in_one_repo_are_two_sessions_and_a_restarted_one_resumes(bridge, tmp_path):
@@ -63,15 +71,18 @@ def test_two_live_agents_in_one_repo_are_two_sessions_and_a_restarted_one_resume
     a, first = live_agent(claude, bridge, "repo")
     b, second = live_agent(claude, bridge, "repo")
     try:
-        assert first["sessionId"] != second["sessionId"] and first["pid"] != second["pid"]
+        assert first["session_id"] != second["session_id"]
+        assert manifest(bridge, first["session_id"])["pid"] != manifest(bridge, second["session_id"])["pid"]
     finally:
         for p in (a, b):
             p.stdin.close()
             p.wait()
     resumed = run_under(claude, bridge, "repo", "start", "--json")  # both agents gone: the session is taken over
-    assert resumed["sessionId"] in (first["sessionId"], second["sessionId"])
+    assert resumed["created"] is False
+    assert resumed["session"]["session_id"] in (first["session_id"], second["session_id"])
 
 
 def test_agent_session_id_is_recorded(bridge, tmp_path):
-    m = orjson.loads(bridge.cli("lib", "start", "--json", check=True, CLAUDE_CODE_SESSION_ID="c0ffee-1234").stdout)
-    assert m["agentSessionId"] == "c0ffee-1234"
+    r = bridge.cli("lib", "start", "--json", check=True, CLAUDE_CODE_SESSION_ID="c0ffee-1234")
+    sid = orjson.loads(r.stdout)["session"]["session_id"]
+    assert manifest(bridge, sid)["agentSessionId"] == "c0ffee-1234"

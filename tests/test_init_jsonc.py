@@ -1,4 +1,4 @@
-"""bridge/jsonc.py, the in-place JSON/JSONC editor `init` uses: property tests over generated config files."""
+"""bridge/hosts/jsonc.py, the in-place JSON/JSONC editor `init` uses: property tests over generated config files."""
 
 from __future__ import annotations
 

@@ -87,8 +87,11 @@ def test_claims_of_dead_readers_are_recovered_once(box):
 def test_claims_of_live_readers_are_left_alone(box):
     put(box)
     c = take(box)
-    other = Mailbox(box.session_dir)
-    other.owner = "1.0"  # pretend to be another reader; our own claim's owner (this process) is alive
+    class OtherReader(Mailbox):
+        owner = "1.0"  # pretend to be another reader; our own claim's owner (this process) is alive
+
+    other = OtherReader(box.session_dir)
+    assert other.owner != box.owner
     assert other.recover() == 0
     assert c.path.exists()
 

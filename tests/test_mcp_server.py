@@ -27,6 +27,7 @@ def run(fn, *args):
 async def call(client: Client, tool: str, **args) -> dict:
     r = await client.call_tool(tool, args)
     assert not r.is_error, f"{tool} failed: {r.content[0].text}"
+    assert r.structured_content["version"] == 1  # every result carries the shape's version (docs/json.md)
     return r.structured_content
 
 
@@ -62,6 +63,23 @@ def test_tool_list_and_schemas_are_pinned(tmp_path):
     assert got == pinned
 
 
+def test_tool_descriptions_carry_no_source_indentation(tmp_path):
+    """A description is the tool's docstring without the indentation it had in the source: no line of it starts
+    with whitespace, and it has no leading or trailing blank space (clean text in the agent's tool list)."""
+
+    async def main():
+        async with Client(server(tmp_path / "b", tmp_path / "p"), mode="legacy") as c:
+            return (await c.list_tools()).tools
+
+    tools = run(main)
+    assert len(tools) == 14
+    for t in tools:
+        assert t.description and t.description == t.description.strip(), t.name
+        indented = [ln for ln in t.description.splitlines() if ln[:1].isspace()]
+        assert indented == [], f"{t.name}: {indented}"
+        assert len(t.description.splitlines()[0]) > 20, t.name  # a summary line first, not a blank or a fragment
+
+
 # --- a full exchange between two servers -------------------------------------------------------------------------
 
 
@@ -74,8 +92,12 @@ def test_ask_listen_reply_between_two_servers(tmp_path, asker_mode, listener_mod
     async def main():
         async with Client(server(root, tmp_path / "lib"), mode=listener_mode) as lib, \
                 Client(server(root, tmp_path / "app"), mode=asker_mode) as app:
-            assert (await call(lib, "bridge_start", label="library"))["created"] is True
-            assert (await call(app, "bridge_start", label="app"))["session"]["name"] == "app"
+            started = await call(lib, "bridge_start", label="library")
+            assert started["created"] is True
+            lib_id = started["session"]["session_id"]
+            app_session = (await call(app, "bridge_start", label="app"))["session"]
+            assert app_session["name"] == "app" and app_session["label"] == "app" and app_session["status"] == "active"
+            app_id = app_session["session_id"]
             peers = (await call(app, "bridge_peers"))["peers"]
             assert [p["name"] for p in peers] == ["library"]
             connected = await call(app, "bridge_connect", peer="library")
@@ -87,9 +109,11 @@ def test_ask_listen_reply_between_two_servers(tmp_path, asker_mode, listener_mod
                     timings.setdefault("woke", time.monotonic())
                     assert got["status"] == "message"
                     q = got["message"]
-                    assert q["type"] == "query" and q["sender_name"] == "app"
+                    assert q["type"] == "query" and q["from_name"] == "app" and q["from"] == app_id
+                    assert q["to"] == lib_id and q["attempt"] == 1
                     assert "bridge_reply" in got["note"]
-                    await call(lib, "bridge_reply", message_id=q["message_id"], text=answer)
+                    sent = await call(lib, "bridge_reply", message_id=q["id"], text=answer)
+                    assert sent["message"]["in_reply_to"] == q["id"] and sent["message"]["type"] == "response"
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(serve_two_questions)
@@ -99,11 +123,12 @@ def test_ask_listen_reply_between_two_servers(tmp_path, asker_mode, listener_mod
             assert first["status"] == "answered"
             assert first["answer"]["content"] == "getUser() is now fetchUser(id)"
             assert first["answer"]["in_reply_to"] == first["question_id"]
+            assert first["answer"]["from"] == lib_id and first["answer"]["from_name"] == "library"
             assert second["answer"]["content"] == "since 2.0.0"
 
             status = await call(lib, "bridge_status")
             assert status["pending"] == 0
-            assert [c["name"] for c in status["connections"]] == ["app"]
+            assert status["connections"] == [{"session_id": app_id, "name": "app", "status": "active"}]
             ended = await call(app, "bridge_stop")
             assert ended["notified"] == [status["session"]["session_id"]]
             note = await call(lib, "bridge_listen", wait_s=5)
@@ -135,9 +160,9 @@ def test_waits_are_time_boxed_and_an_unanswered_ask_keeps_its_question(tmp_path)
             assert qid in pending["note"] and "bridge_receive" in pending["note"]
 
             inbox = await call(lib, "bridge_inbox")
-            assert [m["message_id"] for m in inbox["messages"]] == [qid]
+            assert [m["id"] for m in inbox["messages"]] == [qid] and inbox["pending"] == 1
             got = await call(lib, "bridge_listen")
-            assert got["message"]["message_id"] == qid
+            assert got["message"]["id"] == qid
             await call(lib, "bridge_reply", message_id=qid, text="yes, on Monday")
 
             answer = await call(app, "bridge_receive", message_id=qid)
@@ -147,7 +172,7 @@ def test_waits_are_time_boxed_and_an_unanswered_ask_keeps_its_question(tmp_path)
             # A late answer that reached the asker another way (here its own bridge_listen; a hook or a channel push
             # alike) is not waited for again: bridge_receive hands it back at once.
             late = await call(app, "bridge_ask", peer="library", question="And 2.2?", wait_s=0.1)
-            q2 = (await call(lib, "bridge_listen"))["message"]["message_id"]
+            q2 = (await call(lib, "bridge_listen"))["message"]["id"]
             await call(lib, "bridge_reply", message_id=q2, text="in June")
             assert (await call(app, "bridge_listen"))["message"]["content"] == "in June"
             started = time.monotonic()
@@ -166,12 +191,13 @@ def test_errors_are_one_line_tool_errors_that_name_the_fix(tmp_path):
 
     async def main():
         async with Client(server(root, tmp_path / "app"), mode="legacy") as app:
-            assert "bridge_start" in await fails(app, "bridge_whoami")
+            assert (await fails(app, "bridge_whoami")).endswith(
+                "this agent has no bridge session yet; first: call bridge_start")
             assert "bridge_start" in await fails(app, "bridge_ask", peer="library", question="hi")
             assert "label" in await fails(app, "bridge_start", label="../etc")
             await call(app, "bridge_start")
             missing = await fails(app, "bridge_ask", peer="nobody", question="hi")
-            assert "no session named 'nobody'" in missing and "bridge_peers" in missing
+            assert "no session named 'nobody'" in missing and missing.endswith("; see: call bridge_peers")
             assert "bridge_inbox" in await fails(app, "bridge_reply", message_id="msg-1-abc", text="x")
             assert "message id" in await fails(app, "bridge_receive", message_id="../x")
             assert "wait_s" in await fails(app, "bridge_listen", wait_s=-1)
@@ -196,14 +222,14 @@ def test_two_agents_in_one_repo_are_two_sessions_and_cli_calls_share_them(tmp_pa
                 a = (await call(one, "bridge_start"))["session"]["session_id"]
                 b = (await call(two, "bridge_start"))["session"]["session_id"]
                 assert a != b
-                assert (await call(one, "bridge_whoami"))["session_id"] == a
-                assert (await call(two, "bridge_whoami"))["session_id"] == b
+                assert (await call(one, "bridge_whoami"))["session"]["session_id"] == a
+                assert (await call(two, "bridge_whoami"))["session"]["session_id"] == b
                 return a
 
         a = run(main)
         # The CLI run by the first agent (e.g. from its shell tool) is the same bridge session.
         whoami = cli(root, repo, "whoami", "--json", BRIDGE_HOST_PID=str(agents[0].pid))
-        assert json.loads(whoami.stdout)["sessionId"] == a
+        assert json.loads(whoami.stdout)["session"]["session_id"] == a
     finally:
         for p in agents:
             p.stdin.close()
@@ -249,7 +275,7 @@ def test_both_handshakes_at_the_jsonrpc_level(tmp_path, channels):
 @pytest.mark.parametrize("handshake", ["initialize", "server/discover"])
 def test_channel_pushes_each_message_once_after_the_handshake(tmp_path, handshake):
     root, lib, app = tmp_path / "bridge", tmp_path / "lib", tmp_path / "app"
-    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["sessionId"]
+    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["session"]["session_id"]
     cli(root, app, "start", "--label", "app")
     early = cli(root, app, "send", "library", "query", "sent before the agent connected").stdout.strip()
 
@@ -274,14 +300,14 @@ def test_channel_pushes_each_message_once_after_the_handshake(tmp_path, handshak
 
         # Pushed means delivered: nothing is left for a listener, and the inbox shows both as read.
         inbox = json.loads(cli(root, lib, "inbox", "--all", "--json", BRIDGE_SESSION_ID=sid).stdout)
-        assert {m["id"]: m["status"] for m in inbox} == {early: "read", later: "read"}
+        assert {m["id"]: m["status"] for m in inbox["messages"]} == {early: "read", later: "read"}
     finally:
         assert srv.close() == 0
 
 
 def test_a_failed_channel_push_puts_the_message_back(tmp_path):
     root, lib, app = tmp_path / "bridge", tmp_path / "lib", tmp_path / "app"
-    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["sessionId"]
+    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["session"]["session_id"]
     cli(root, app, "start", "--label", "app")
 
     srv = RawServer(root, lib, "--channels", pump=False)
@@ -295,9 +321,9 @@ def test_a_failed_channel_push_puts_the_message_back(tmp_path):
         assert srv.close() == 0
 
     inbox = json.loads(cli(root, lib, "inbox", "--json", BRIDGE_SESSION_ID=sid).stdout)
-    assert [(m["id"], m["status"], m["metadata"]["attempt"]) for m in inbox] == [(mid, "pending", 2)]
+    assert [(m["id"], m["status"], m["attempt"]) for m in inbox["messages"]] == [(mid, "pending", 2)]
     listened = json.loads(cli(root, lib, "listen", "--timeout", "5", "--json", BRIDGE_SESSION_ID=sid).stdout)
-    assert listened["id"] == mid and listened["content"] == "will the push fail?"
+    assert listened["message"]["id"] == mid and listened["message"]["content"] == "will the push fail?"
 
 
 def test_bad_server_options_fail_with_a_one_line_usage_error(tmp_path):
@@ -321,8 +347,37 @@ def test_a_cancelled_listen_loses_no_message(tmp_path, mode):
             await call(lib, "bridge_whoami")  # a round trip after it: the server has read the cancel
             sent = cli(root, tmp_path / "app", "send", "library", "query", "after the interrupt").stdout.strip()
             got = await call(lib, "bridge_listen", wait_s=20)
-            assert got["message"]["message_id"] == sent
+            assert got["message"]["id"] == sent
             left = json.loads(cli(root, tmp_path / "lib", "inbox", "--json", BRIDGE_SESSION_ID=sid).stdout)
-            assert left == []
+            assert left["messages"] == [] and left["pending"] == 0
 
     run(main)
+
+
+@pytest.mark.parametrize("in_flight", ["nothing", "bridge_listen", "bridge_listen and a channel"])
+def test_the_server_exits_promptly_when_the_client_closes_stdin(tmp_path, in_flight):
+    """The client goes away (the agent quits) while a wait may run in a worker thread: the process exits by itself
+    within about a second (waits.SHUTDOWN), without waiting out the wait and without os._exit."""
+    root = tmp_path / "bridge"
+    flags = ["--channels"] if "channel" in in_flight else []
+    srv = RawServer(root, tmp_path / "lib", *flags, BRIDGE_MCP_WAIT="600")  # far longer than the exit may take
+    try:
+        srv.initialize()
+        if in_flight != "nothing":
+            assert srv.request("tools/call", {"name": "bridge_start", "arguments": {}})["result"]["isError"] is False
+            srv.send({"jsonrpc": "2.0", "id": 1000, "method": "tools/call",
+                      "params": {"name": "bridge_listen", "arguments": {}}})
+            # A round trip after it: the server has read the listen and started its wait.
+            assert srv.request("tools/call", {"name": "bridge_whoami", "arguments": {}})["result"]["isError"] is False
+        srv.proc.stdin.close()
+        closed = time.monotonic()
+        try:
+            code = srv.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server still runs 5 s after its client closed stdin (with {in_flight} in flight)")
+        assert code == 0
+        assert time.monotonic() - closed < 5
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()

@@ -14,11 +14,15 @@ def test_notice_points_once_and_leaves_the_message_pending(bridge):
     bridge.start("app", "app")
     q = bridge.cli("app", "send", "library", "query", "the secret body", check=True).out.strip()
     first = orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout)
-    assert [p["id"] for p in first] == [q] and "content" not in first[0]
-    assert orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout) == []  # backoff
-    assert [m["id"] for m in orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).stdout)
+    assert first["version"] == 1
+    assert [p["id"] for p in first["notices"]] == [q] and "content" not in first["notices"][0]
+    assert set(first["notices"][0]) == {"id", "type", "from", "from_name", "sent_at"}
+    assert (first["notices"][0]["type"], first["notices"][0]["from_name"]) == ("query", "app")
+    assert orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout)["notices"] == []  # backoff
+    assert [m["id"] for m in orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).stdout)["messages"]
             if m["type"] == "query"] == [q]  # noticed is not read
-    assert orjson.loads(bridge.cli("lib", "listen", "--timeout", "5", "--json", check=True).stdout)["id"] == q
+    got = orjson.loads(bridge.cli("lib", "listen", "--timeout", "5", "--json", check=True).stdout)
+    assert got["message"]["id"] == q
 
 
 def test_unread_noticed_messages_come_back_after_1_3_then_10_minutes(bridge, monkeypatch):

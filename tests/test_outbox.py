@@ -12,9 +12,9 @@ def pair(bridge):
 
 
 def states(bridge) -> dict[str, str]:
-    rows = orjson.loads(bridge.cli("app", "outbox", "--json", check=True).stdout)
+    rows = orjson.loads(bridge.cli("app", "outbox", "--json", check=True).stdout)["messages"]
     for row in rows:
-        assert {"id", "to", "type", "state", "timestamp"} <= set(row)
+        assert {"id", "to", "type", "state", "sent_at"} <= set(row)
     return {row["id"]: row["state"] for row in rows}
 
 
@@ -55,7 +55,7 @@ def test_a_message_whose_ttl_passed_unread_expires_and_is_never_handed_out(bridg
 def test_a_timed_out_ask_says_whether_the_question_was_read(bridge, pair):
     r = bridge.cli("app", "ask", "library", "still queued?", "--timeout", "0.3")
     assert r.returncode == 3 and "still queued" in r.err
-    q = r.err.split("receive ")[1].split("`")[0]
+    q = r.err.split("session-bridge receive ")[1].strip()
     bridge.cli("lib", "read", q, check=True)
     r = bridge.cli("app", "receive", q, "--timeout", "0.3")
     assert r.returncode == 3 and "has read your message" in r.err
@@ -63,4 +63,4 @@ def test_a_timed_out_ask_says_whether_the_question_was_read(bridge, pair):
 
 def test_an_empty_outbox(bridge, pair):
     assert bridge.cli("app", "outbox", check=True).out.strip() == "Nothing sent yet."
-    assert orjson.loads(bridge.cli("app", "outbox", "--json", check=True).stdout) == []
+    assert orjson.loads(bridge.cli("app", "outbox", "--json", check=True).stdout) == {"version": 1, "messages": []}

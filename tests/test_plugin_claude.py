@@ -124,15 +124,16 @@ def test_install_from_marketplace_bootstraps_and_claude_runs_the_hooks(claude, b
     assert transcript_context(home) == {}
 
     app = bridge.start("app", "app")
-    q = orjson.loads(bridge.cli("app", "send", lib, "query", "What replaced getUser()?", "--json", check=True).stdout)
+    sent = bridge.cli("app", "send", lib, "query", "What replaced getUser()?", "--json", check=True)
+    q = orjson.loads(sent.stdout)["message"]
     run([claude, "-p", "hello"], claude_env, cwd=lib_dir)
     got = transcript_context(home)
     assert len(got["SessionStart"]) == 1 and f"this Claude Code session is bridge session {lib} (library)" in \
         got["SessionStart"][0]
     [prompt] = got["UserPromptSubmit"]
-    assert "What replaced getUser()?" in prompt and f"--- query from app ({app}) · {q['id']} ---" in prompt
+    assert f"[query] from app ({app}) · {q['id']}\nWhat replaced getUser()?\n" in prompt
     assert f"{tree}/scripts/session-bridge reply {q['id']}" in prompt
     # `claude -p` ends with SessionEnd (reason "other"): the session is stopped and its peer told
     assert not (bridge.root / "sessions" / lib).exists()
-    ended = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5", check=True).stdout)
+    ended = orjson.loads(bridge.cli("app", "listen", "--json", "--timeout", "5", check=True).stdout)["message"]
     assert (ended["type"], ended["from"]) == ("session-ended", lib)

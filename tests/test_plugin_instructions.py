@@ -162,7 +162,7 @@ def test_the_instructions_run_as_written_in_a_two_session_scenario(bridge, hosts
 
     out = ok(lib.run(docs.command(md, "stop", "stop")))
     assert out.startswith(f"Stopped session {lib_id}; told 1 peer(s)")
-    ended = orjson.loads(ok(app.run("session-bridge listen --json --timeout 5")))
+    ended = orjson.loads(ok(app.run("session-bridge listen --json --timeout 5")))["message"]
     assert (ended["type"], ended["from"]) == ("session-ended", lib_id)
 
     assert docs.ran == set(docs.blocks), f"documented but never run: {set(docs.blocks) - docs.ran}"

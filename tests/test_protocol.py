@@ -109,7 +109,7 @@ def test_core_errors_name_their_next_step_as_an_action_every_front_end_words(pai
     assert e.value.next.action == "peers" and "session-bridge" not in str(e.value)
     assert e.value.worded(cli.WORDS).endswith("; see: session-bridge peers")
     assert e.value.worded(tools.WORDS).endswith("; see: call bridge_peers")
-    for words in (cli.WORDS, compat.WORDS, hooks.WORDS, tools.WORDS):
+    for words in (cli.WORDS, compat.WORDS, hooks.WORDS, hooks.SHELL_WORDS, tools.WORDS):
         assert set(words) == set(ACTIONS)
 
 

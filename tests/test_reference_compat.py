@@ -36,8 +36,8 @@ def test_a_reference_session_asks_us_and_reads_our_answer(bridge):
     lib = bridge.start("lib", "library")
     ref = ReferenceSession(bridge.root, bridge.project("legacy-app"))
     qid = ref.send(lib, "query", "Which version removed getUser()?")
-    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "10", check=True).stdout)
-    assert (got["id"], got["from"], got["metadata"]["fromProject"]) == (qid, ref.id, "legacy-app")
+    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "10", check=True).stdout)["message"]
+    assert (got["id"], got["from"], got["from_name"]) == (qid, ref.id, "legacy-app")  # its metadata.fromProject
     # the reference reads the delivered message's status at inbox/<id>.json
     assert ref.status_of(bridge.root / "sessions" / lib / "inbox", qid) == "read"
     bridge.cli("lib", "reply", qid, "2.0.0; use fetchUser(id)", check=True)
@@ -55,14 +55,15 @@ def test_messages_the_reference_marked_read_are_not_delivered_again(bridge):
     path.write_bytes(orjson.dumps(dict(msg, status="read")))
     ref.send(lib, "query", "new one")
     got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True).stdout)
-    assert got["content"] == "new one"
+    assert got["message"]["content"] == "new one"
 
 
 def test_reference_sessions_are_judged_by_heartbeat(bridge):
     bridge.start("app")
     fresh = ReferenceSession(bridge.root, bridge.project("fresh"))
     old = ReferenceSession(bridge.root, bridge.project("old"), heartbeat_age_s=10 * 60)
-    peers = {p["sessionId"]: p["liveness"] for p in orjson.loads(bridge.cli("app", "peers", "--json").stdout)}
+    listed = orjson.loads(bridge.cli("app", "peers", "--json").stdout)["peers"]
+    peers = {p["session_id"]: p["status"] for p in listed}
     assert peers == {fresh.id: "active", old.id: "stale"}
     r = bridge.script("app", "connect-peer.sh", old.id)
     assert r.returncode == 0 and "appears stale" in r.err

@@ -306,14 +306,14 @@ def test_a_numeric_timestamp_is_delivered_once_by_the_cli(bridge):
     app = bridge.start("app", "app")
     odd = numeric_message(app, lib, "sent with a number for a timestamp")
     written_into(bridge, lib, odd)
-    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)
+    got = orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True, timeout=T).stdout)["message"]
     assert (got["id"], got["content"]) == (odd["id"], odd["content"])
-    assert got["timestamp"] == datetime.fromtimestamp(odd["timestamp"] // 1000, timezone.utc).strftime(
+    assert got["sent_at"] == datetime.fromtimestamp(odd["timestamp"] // 1000, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
-    assert message.attempt(got) == 1
+    assert got["attempt"] == 1
     later = bridge.cli("app", "send", "library", "query", "a normal one", check=True, timeout=T).out.strip()
     assert orjson.loads(bridge.cli("lib", "listen", "--json", "--timeout", "5", check=True,
-                                   timeout=T).stdout)["id"] == later
+                                   timeout=T).stdout)["message"]["id"] == later
     assert bridge.cli("lib", "listen", "--timeout", "1", timeout=T).returncode == 3
     settled(bridge, lib, [odd["id"], later])
 
@@ -337,7 +337,7 @@ def test_a_numeric_timestamp_is_delivered_once_over_mcp_and_the_next_message_fol
                 first = await call(lib, "bridge_listen", wait_s=5)
                 assert first["status"] == "message", first
                 got = first["message"]
-                assert (got["message_id"], got["content"], got["attempt"]) == (odd["id"], odd["content"], 1)
+                assert (got["id"], got["content"], got["attempt"]) == (odd["id"], odd["content"], 1)
                 assert got["sent_at"] == datetime.fromtimestamp(odd["timestamp"] // 1000, timezone.utc).strftime(
                     "%Y-%m-%dT%H:%M:%SZ")
 
@@ -345,7 +345,7 @@ def test_a_numeric_timestamp_is_delivered_once_over_mcp_and_the_next_message_fol
                                    timeout=T).out.strip()
                 second = await call(lib, "bridge_listen", wait_s=5)
                 assert second["status"] == "message", second
-                assert (second["message"]["message_id"], second["message"]["attempt"]) == (later, 1)
+                assert (second["message"]["id"], second["message"]["attempt"]) == (later, 1)
                 idle = await call(lib, "bridge_listen", wait_s=1)
                 assert idle["status"] == "waiting"  # the odd one never comes back (attempt 2, 3, 4...)
                 return sid, [odd["id"], later]

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from bridge import layout, message, sessions
+from bridge.cli import WORDS
 from bridge.errors import BridgeError, PeerNotFound
 
 REFERENCE_KEYS = {"sessionId", "projectName", "projectPath", "startedAt", "lastHeartbeat", "status", "capabilities"}
@@ -52,10 +53,10 @@ def test_two_agents_in_one_repo_get_two_sessions(bridge):
     try:
         ids = [
             orjson.loads(bridge.cli("repo", "start", "--json", check=True, BRIDGE_HOST_PID=str(h.pid)).stdout)[
-                "sessionId"] for h in hosts]
+                "session"]["session_id"] for h in hosts]
         assert ids[0] != ids[1]
         again = [orjson.loads(bridge.cli("repo", "whoami", "--json", check=True, BRIDGE_HOST_PID=str(h.pid)).stdout)[
-            "sessionId"] for h in hosts]
+            "session"]["session_id"] for h in hosts]
         assert again == ids
     finally:
         for h in hosts:
@@ -88,7 +89,8 @@ def test_unknown_peer_error_lists_the_live_sessions(bridge, monkeypatch):
     me = _session_in(bridge, monkeypatch, "app")
     with pytest.raises(PeerNotFound) as e:
         sessions.find_peer(layout.bridge_dir(), "backend", me)
-    assert f"live sessions: {lib.id} (library-repo, lib)" in str(e.value) and "session-bridge peers" in str(e.value)
+    assert f"live sessions: {lib.id} (library-repo, lib)" in str(e.value) and e.value.next.action == "peers"
+    assert e.value.worded(WORDS).endswith("; see: session-bridge peers")  # as the CLI says it
 
 
 @pytest.mark.parametrize("name", ["../../etc", "a/b", "..", ""])
@@ -118,7 +120,7 @@ def test_liveness_without_pid_follows_the_heartbeat():
 
 
 def test_liveness_with_pid_follows_the_process_even_if_pid_is_reused():
-    assert sessions.liveness(_manifest(99999, pid=os.getpid(), pidStartedAt=sessions.identity.me().started)) == "active"
+    assert sessions.liveness(_manifest(99999, pid=os.getpid(), pidStartedAt=sessions.identity.this_process().started)) == "active"
     assert sessions.liveness(_manifest(0, pid=os.getpid(), pidStartedAt=1.0)) == "gone"  # same pid, other process
 
 

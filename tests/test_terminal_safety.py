@@ -71,14 +71,14 @@ def test_peers_start_whoami_and_connect_show_a_hostile_project_name_inertly(brid
     listed = inert(bridge.cli("app", "peers", check=True))
     shown = re.escape(EVIL_SHOWN)
     assert re.search(rf"^{sid}\s+-\s+{shown}\s+cli\s+active\s+\S+{shown}$", listed, re.M)
-    assert [p["projectName"] for p in orjson.loads(bridge.cli("app", "peers", "--json").stdout)] == [EVIL]
+    assert [p["project_name"] for p in orjson.loads(bridge.cli("app", "peers", "--json").stdout)["peers"]] == [EVIL]
 
     assert f"for {EVIL_SHOWN}." in inert(bridge.cli(EVIL, "start", check=True))
     assert f"  {EVIL_SHOWN}  " in inert(bridge.cli(EVIL, "whoami", check=True))
-    assert orjson.loads(bridge.cli(EVIL, "whoami", "--json").stdout)["projectName"] == EVIL
+    assert orjson.loads(bridge.cli(EVIL, "whoami", "--json").stdout)["session"]["project_name"] == EVIL
 
     assert f"Connected to '{EVIL_SHOWN}' ({sid})" in inert(bridge.cli("app", "connect", sid, check=True))
-    assert orjson.loads(bridge.cli("app", "connect", sid, "--json").stdout)["peer"]["projectPath"].endswith(EVIL)
+    assert orjson.loads(bridge.cli("app", "connect", sid, "--json").stdout)["peer"]["project_path"].endswith(EVIL)
 
 
 def test_inbox_listen_and_status_show_a_hostile_body_inertly(bridge, evil):
@@ -87,25 +87,25 @@ def test_inbox_listen_and_status_show_a_hostile_body_inertly(bridge, evil):
     shown = inert(bridge.cli("app", "inbox", check=True))
     # inbox shows the first line; CR ends a line for str.splitlines
     assert f"from {sid}: look \\x1b]52;c;cm0gLXJmIH4=\\x07 here \\x9b2J \\u202egnp.exe\n" in shown
-    assert orjson.loads(bridge.cli("app", "inbox", "--json").stdout)[0]["content"] == BODY
+    assert orjson.loads(bridge.cli("app", "inbox", "--json").stdout)["messages"][0]["content"] == BODY
 
     shown = inert(bridge.cli("app", "listen", "--timeout", "5", check=True))
-    assert f"from {EVIL_SHOWN} ({sid}) · {mid}" in shown and BODY_SHOWN in shown
+    assert f"[query] from {EVIL_SHOWN} ({sid}) · {mid}" in shown and BODY_SHOWN in shown
 
     bridge.cli(EVIL, "send", "app", "query", "-", input=BODY, check=True)
-    assert orjson.loads(bridge.cli("app", "listen", "--timeout", "5", "--json").stdout)["content"] == BODY
+    assert orjson.loads(bridge.cli("app", "listen", "--timeout", "5", "--json").stdout)["message"]["content"] == BODY
 
     bridge.cli("app", "connect", sid, check=True)
     assert f"connected: {sid} {EVIL_SHOWN} [active]" in inert(bridge.cli("app", "status", check=True))
     assert f"Session {sid} ({EVIL_SHOWN})" in inert(bridge.cli(EVIL, "status", check=True))
-    assert orjson.loads(bridge.cli(EVIL, "status", "--json").stdout)["session"]["projectName"] == EVIL
+    assert orjson.loads(bridge.cli(EVIL, "status", "--json").stdout)["session"]["project_name"] == EVIL
 
 
 def test_answers_to_ask_and_receive_are_shown_inertly(bridge, evil):
     sid, _ = evil
     asking = bridge.spawn("app", "ask", sid, "what is new?", "--timeout", "30")
     question = orjson.loads(bridge.cli(EVIL, "listen", "--timeout", "30", "--json", check=True).stdout)
-    bridge.cli(EVIL, "reply", question["id"], "-", input=BODY, check=True)
+    bridge.cli(EVIL, "reply", question["message"]["id"], "-", input=BODY, check=True)
     out, err = asking.communicate(timeout=30)
     asked = SimpleNamespace(out=out.decode(), err=err.decode())
     assert asking.returncode == 0

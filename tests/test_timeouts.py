@@ -26,7 +26,9 @@ def pair(bridge):
 
 
 def pending(bridge, project: str) -> list[dict]:
-    return orjson.loads(bridge.cli(project, "inbox", "--json", check=True).stdout)
+    inbox = orjson.loads(bridge.cli(project, "inbox", "--json", check=True).stdout)
+    assert inbox["pending"] == len([m for m in inbox["messages"] if m["status"] == "pending"])
+    return inbox["messages"]
 
 
 # --- the CLI's --timeout -----------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ def test_cli_timeouts_that_are_finite_still_work(bridge, pair):
     assert bridge.cli("app", "receive", question["id"], "--timeout", "0.2").returncode == 3
     # 0 means forever: with a message already waiting it returns it at once.
     got = orjson.loads(bridge.cli("lib", "listen", "--timeout", "0", "--json", check=True).stdout)
-    assert got["id"] == question["id"]
+    assert got["status"] == "message" and got["message"]["id"] == question["id"]
 
 
 # --- the reference scripts' timeouts: whole seconds in ASCII digits ----------------------------------------------
@@ -101,7 +103,7 @@ def test_mcp_wait_s_must_be_finite_and_not_negative(tmp_path, value):
 
     anyio.run(main)
     inbox = orjson.loads(cli(root, tmp_path / "lib", "inbox", "--json").stdout)
-    assert inbox == []  # the refused ask sent no question
+    assert inbox["messages"] == [] and inbox["pending"] == 0  # the refused ask sent no question
 
 
 @pytest.mark.parametrize("literal", [float("nan"), float("inf"), float("-inf")])

@@ -17,7 +17,7 @@ import orjson
 from bridge.hosts.base import NAME, Health, Host, HostError, Where
 
 # The agent CLIs, in the order doctor lists them: bridge/hosts/<module>.py defines HOST.
-MODULES = ("claude_code", "codex", "gemini_cli", "opencode", "cursor", "cline")
+MODULES = ("claude_code", "codex", "gemini_cli", "opencode", "cursor", "cline", "grok", "copilot", "qwen_code", "amp")
 HOSTS: dict[str, Host] = {h.key: h for h in (importlib.import_module(f"bridge.hosts.{m}").HOST for m in MODULES)}
 
 
@@ -38,10 +38,17 @@ def chosen(providers: tuple[str, ...], every: bool, w: Where) -> list[Host]:
 
 
 def change(install: bool, providers: tuple[str, ...], every: bool, scope: str, dry_run: bool, as_json: bool) -> None:
+    """init (install) or uninstall: make each chosen host's edits, report them, exit 1 if any host failed. A host
+    not named with --provider that does not read this scope (Grok CLI: project only) is skipped with a note."""
     w = Where.here()
     report, failed = [], False
     for host in chosen(providers, every, w):
         entry = {"provider": host.key, "scope": scope, "files": []}
+        if scope not in host.scopes and host.key not in providers:
+            entry["skipped"] = f"{host.title} reads MCP servers only from its {host.scopes[0]} config; " \
+                               f"use --provider {host.key} --scope {host.scopes[0]}"
+            report.append(entry)
+            continue
         try:
             edits = host.edits(w, scope, install)
             for e in edits:
@@ -67,6 +74,9 @@ def change(install: bool, providers: tuple[str, ...], every: bool, scope: str, d
 
 def show(entry: dict, install: bool, dry_run: bool) -> None:
     title = HOSTS[entry["provider"]].title
+    if "skipped" in entry:
+        click.echo(f"{title}: skipped: {entry['skipped']}")
+        return
     if "error" in entry:
         click.echo(f"{title}: error: {entry['error']}", err=True)
         return
@@ -134,12 +144,13 @@ def uninstall(providers: tuple[str, ...], scope: str, every: bool, dry_run: bool
 
 
 def diagnose(host: Host, w: Where) -> dict:
+    """doctor's row for one host: installed, configured scopes, its own health check, and the fix."""
     installed = host.installed(w)
     try:
         scopes = host.configured(w)
     except HostError as e:
         return {"provider": host.key, "installed": installed, "configured": [], "health": False,
-                "detail": e.message, "fix": "fix the config file named above"}
+                "detail": e.message, "fix": "fix the config file named above", "gets": host.gets}
     health = host.health(w) if installed and scopes else Health(None, "")
     if not installed:
         fix = f"install {host.title}, then: session-bridge init --provider {host.key}"
@@ -148,6 +159,8 @@ def diagnose(host: Host, w: Where) -> dict:
     elif "plugin" in scopes and len(scopes) > 1:
         fix = (f"the plugin already ships the server, so {host.title} loads it twice: "
                f"session-bridge uninstall --provider {host.key} --scope {scopes[1]}")
+    elif health.ok is False and health.fix:  # the host knows the fix (e.g. trusting Gemini CLI's folder)
+        fix = health.fix
     elif health.ok is False:
         fix = (f"the server does not start for {host.title}: run `{w.command} mcp < /dev/null` to see its error, "
                f"then session-bridge init --provider {host.key} again")

@@ -248,10 +248,12 @@ def command_check(title: str, configs: list[Path]) -> Health:
 
 @dataclass
 class Health:
-    """A host's verdict on our server: ok True/False, or None when it has no check; detail says what it saw."""
+    """A host's verdict on our server: ok True/False, or None when it has no check; detail says what it saw; fix,
+    when the host knows it better than doctor's generic advice."""
 
     ok: bool | None  # None: the host has no health check, or it could not run
     detail: str
+    fix: str = ""
 
 
 @dataclass

@@ -1,0 +1,74 @@
+"""Qwen Code: `mcpServers` and a UserPromptSubmit hook in ~/.qwen/settings.json ($QWEN_HOME) or .qwen/settings.json.
+
+Qwen Code (a Gemini CLI fork) takes Claude-style hooks in the `hooks` key of settings.json ({"matcher", "hooks":
+[{"type": "command", "command", "timeout" in seconds}]}); a UserPromptSubmit hook's
+{"hookSpecificOutput": {"additionalContext": …}} reaches the model, and its stdin carries `session_id`, so
+`session-bridge hook user-prompt-submit` works as it is. Servers from a project's .qwen/settings.json wait for the
+user's approval (`qwen mcp approve`, bound to a hash of the entry); init does not approve on the user's behalf, and
+the health check names that fix. The health check is `qwen mcp list`, which really connects to each server; it
+exits 0 even when one fails, so we read our server's line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from bridge.hosts import jsonc
+from bridge.hosts.base import NAME, Edit, Health, Host, HostError, Where, is_ours, json_edit, run
+
+LIST = ["qwen", "mcp", "list"]
+LINE = re.compile(r"^\S+\s+" + re.escape(NAME) + r":")  # "✓ session-bridge: <command> (stdio) - Connected"
+CONNECTED = re.compile(r"- Connected\b")
+PENDING = "Pending approval"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def qwen_home(w: Where) -> Path:
+    """$QWEN_HOME, else ~/.qwen."""
+    return Path(os.environ["QWEN_HOME"]) if os.environ.get("QWEN_HOME") else w.home / ".qwen"
+
+
+class Qwen(Host):
+    def path(self, w: Where, scope: str) -> Path:
+        return (qwen_home(w) if scope == "user" else w.project / ".qwen") / "settings.json"
+
+    def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
+        self.check_scope(scope)
+        hook = {"matcher": "", "hooks": [{"type": "command", "command": w.hook_command(), "timeout": 10}]}
+        path = self.path(w, scope)
+        mcp = json_edit(path, install, ["mcpServers"], w.server())
+        text = mcp.after or ""
+        # Both go into settings.json: the hook edit applies on top of the server edit.
+        try:
+            final = (jsonc.add_item(text, ["hooks", "UserPromptSubmit"], hook, is_ours) if install
+                     else jsonc.remove_items(text, ["hooks", "UserPromptSubmit"], is_ours) if text.strip() else "")
+        except jsonc.JsoncError as e:
+            raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
+        return [Edit(path, mcp.before, final or None, "MCP server and inbox hook")]
+
+    def health(self, w: Where) -> Health:
+        """`qwen mcp list` in the project: it connects to each server and marks ours Connected or not."""
+        if not shutil.which("qwen"):
+            return Health(None, "qwen is not on PATH")
+        try:
+            r = run(LIST, w)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return Health(False, f"`{' '.join(LIST)}` did not finish: {e}")
+        lines = [ln.strip() for ln in _ANSI.sub("", r.stdout + r.stderr).splitlines()]
+        line = next((ln for ln in lines if LINE.search(ln)), None)
+        if line is None:
+            return Health(False, f"`{' '.join(LIST)}` does not list {NAME}")
+        if CONNECTED.search(line):
+            return Health(True, line)
+        if PENDING in line:
+            return Health(False, line, f"approve the project's server in Qwen Code: run `qwen mcp approve {NAME}` "
+                                       f"in {w.project}")
+        return Health(False, line)
+
+
+HOST = Qwen("qwen-code", "Qwen Code", ("qwen",), ("user", "project"),
+            "the tools + a UserPromptSubmit inbox hook", (".qwen",))

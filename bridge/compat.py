@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 
-import click
 import orjson
 
 from bridge import layout, message, protocol, sessions
@@ -23,9 +22,16 @@ WORDS = {"start": "/bridge start", "peers": "list-peers.sh", "status": "/bridge 
          "gc": "cleanup.sh"}
 
 
+def echo(text: str, nl: bool = True, err: bool = False) -> None:
+    """Print like the reference's scripts (stdout, or stderr)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
+
+
 def fail(text: str) -> None:
     """Print the reference's error line on stderr and exit 1."""
-    click.echo(safe(text), err=True)  # errors may quote peers' names
+    echo(safe(text), err=True)  # errors may quote peers' names
     sys.exit(1)
 
 
@@ -46,32 +52,24 @@ def guarded(fn):
         except BridgeError as e:
             fail(f"Error: {e.worded(WORDS)}")
 
-    run.__name__ = fn.__name__
-    run.__doc__ = fn.__doc__
+    run.__name__, run.__doc__, run.__wrapped__ = fn.__name__, fn.__doc__, fn
     return run
 
 
-@click.group()
-def compat() -> None:
-    """The reference plugin's script contract (used by scripts/*.sh)."""
-
-
-@compat.command("register")
 @guarded
 def register() -> None:
     """register.sh: print this project's session id (created or reused)."""
     session, _ = sessions.register(layout.bridge_dir())
-    click.echo(session.id, nl=False)
+    echo(session.id, nl=False)
 
 
-@compat.command("get-session-id")
 @guarded
 def get_session_id() -> None:
     """get-session-id.sh: print the caller's session id, or NO_BRIDGE_SESSION."""
     s = sessions.current(layout.bridge_dir())
     if s is None:
         fail("NO_BRIDGE_SESSION")
-    click.echo(s.id, nl=False)
+    echo(s.id, nl=False)
 
 
 def _target(root, name: str, me: Session | None, not_found: str) -> Session:
@@ -81,8 +79,6 @@ def _target(root, name: str, me: Session | None, not_found: str) -> Session:
         fail(f"{not_found} ({e})")
 
 
-@compat.command("connect-peer")
-@click.argument("target")
 @guarded
 def connect_peer(target: str) -> None:
     """connect-peer.sh <target-id>: ping a peer and print where it is."""
@@ -91,29 +87,24 @@ def connect_peer(target: str) -> None:
     if peer.liveness != "active":
         hb = message.parse_iso(peer.manifest.get("lastHeartbeat"))
         age = int(time.time() - hb) if hb else 0
-        click.echo(f"Warning: Session {safe_line(peer.id)} appears stale (last active {age}s ago). Connecting anyway.",
+        echo(f"Warning: Session {safe_line(peer.id)} appears stale (last active {age}s ago). Connecting anyway.",
                    err=True)
     protocol.connect(me, peer)
     m = peer.manifest
     label = f" [{safe_line(m['label'])}]" if m.get("label") else ""
-    click.echo(f"Connected to '{safe_line(m.get('projectName'))}' ({safe_line(peer.id)}){label} "
+    echo(f"Connected to '{safe_line(m.get('projectName'))}' ({safe_line(peer.id)}){label} "
                f"at {safe_line(m.get('projectPath'))}")
 
 
-@compat.command("send-message")
-@click.argument("target")
-@click.argument("type")
-@click.argument("content")
-@click.argument("in_reply_to", required=False)
 @guarded
-def send_message(target: str, type: str, content: str, in_reply_to: str | None) -> None:
+def send_message(target: str, type: str, content: str, in_reply_to: str | None = None) -> None:
     """send-message.sh <target-id> <type> <content> [in-reply-to]: print the new message id."""
     me = caller()
     peer = _target(me.root, target, me, f"Error: Target session {target} not found")
     if in_reply_to in ("", "null"):
         in_reply_to = None
     msg = protocol.send(me, peer, type, content, in_reply_to)
-    click.echo(msg["id"], nl=False)
+    echo(msg["id"], nl=False)
 
 
 def _is_seconds(text: str) -> bool:
@@ -128,14 +119,10 @@ def _session(sid: str) -> Session:
     return s
 
 
-# A timeout like -1 is the script's argument to refuse with exit 1, not an unknown option (click's exit 2).
-ARGS_MAY_START_WITH_DASH = {"ignore_unknown_options": True}
 
 
-@compat.command("bridge-listen", context_settings=ARGS_MAY_START_WITH_DASH)
-@click.argument("args", nargs=-1)
 @guarded
-def bridge_listen(args: tuple[str, ...]) -> None:
+def bridge_listen(*args: str) -> None:
     """bridge-listen.sh [<session-id>] [timeout-s]: block for the next message (0 = forever)."""
     if args and not _is_seconds(args[0]):
         me, timeout = _session(args[0]), args[1] if len(args) > 1 else "0"
@@ -153,49 +140,44 @@ def bridge_listen(args: tuple[str, ...]) -> None:
             ]
             if message.attempt(m) > 1:
                 lines.append(f"ATTEMPT={message.attempt(m)}")
-            click.echo("\n".join([*lines, "---", safe(m["content"])]))
+            echo("\n".join([*lines, "---", safe(m["content"])]))
             sys.stdout.flush()
     except Timeout:
         sys.exit(1)
     finally:
         for note in me.mailbox.reports:  # files this reader moved aside: said once, on stderr
-            click.echo(f"warning: {safe_line(note)}", err=True)
+            echo(f"warning: {safe_line(note)}", err=True)
 
 
-@compat.command("bridge-receive", context_settings=ARGS_MAY_START_WITH_DASH)
-@click.argument("session_id")
-@click.argument("message_id")
-@click.argument("timeout", default="60")
 @guarded
-def bridge_receive(session_id: str, message_id: str, timeout: str) -> None:
+def bridge_receive(session_id: str, message_id: str, timeout: str = "60") -> None:
     """bridge-receive.sh <session-id> <message-id> [timeout-s=60]: block for the reply."""
     me = _session(session_id)
     if not _is_seconds(timeout):
         fail(f"Error: timeout must be a whole number of seconds, not {timeout!r}")
     try:
         with protocol.receive(me, message_id, int(timeout), again=False) as m:
-            click.echo(f"Response from {safe_line(m['metadata'].get('fromProject', 'unknown'))}:")
-            click.echo(safe(m["content"]))
+            echo(f"Response from {safe_line(m['metadata'].get('fromProject', 'unknown'))}:")
+            echo(safe(m["content"]))
             sys.stdout.flush()
     except Timeout:
-        click.echo(f"No response received after {timeout}s. The peer may be inactive.")
+        echo(f"No response received after {timeout}s. The peer may be inactive.")
         sys.exit(1)
 
 
-@compat.command("list-peers")
 @guarded
 def list_peers() -> None:
     """list-peers.sh: every session with active/stale status."""
     found = sessions.all_sessions(layout.bridge_dir())
     if not found:
-        click.echo("No active bridge sessions.")
+        echo("No active bridge sessions.")
         return
-    click.echo(f"{'SESSION':<10} {'PROJECT':<20} {'STATUS':<8} PATH")
-    click.echo(f"{'-------':<10} {'-------':<20} {'------':<8} ----")
+    echo(f"{'SESSION':<10} {'PROJECT':<20} {'STATUS':<8} PATH")
+    echo(f"{'-------':<10} {'-------':<20} {'------':<8} ----")
     for s in found:
         state = "active" if s.liveness == "active" else "stale"
         name, path = safe_line(s.manifest.get("projectName", "?")), safe_line(s.manifest.get("projectPath", "?"))
-        click.echo(f"{safe_line(s.id):<10} {name:<20} {state:<8} {path}")
+        echo(f"{safe_line(s.id):<10} {name:<20} {state:<8} {path}")
 
 
 CHECK_INBOX_BUDGET = 16_000  # characters of messages per check-inbox.sh run
@@ -205,13 +187,12 @@ def _hook_json(system_message: str | None = None) -> None:
     out = {"continue": True}
     if system_message:
         out.update(suppressOutput=False, systemMessage=system_message)
-    click.echo(orjson.dumps(out).decode())
+    echo(orjson.dumps(out).decode())
 
 
-@compat.command("check-inbox")
-@click.option("--summary-only", is_flag=True)
-def check_inbox(summary_only: bool) -> None:
+def check_inbox(*flags: str) -> None:
     """check-inbox.sh [--summary-only]: hook JSON with the pending messages (marked read)."""
+    summary_only = "--summary-only" in flags
     try:
         me = sessions.current(layout.bridge_dir())
         if me is None:
@@ -248,11 +229,10 @@ def check_inbox(summary_only: bool) -> None:
                 parts.append(f"({left} more message(s) wait; they come with the next prompt)")
             _hook_json("\n".join([*parts, "=== END BRIDGE ==="]))  # printed inside the block: read only once shown
     except Exception as e:  # noqa: BLE001 - a hook must never break the prompt: report nothing, say why on stderr
-        click.echo(f"check-inbox: {e}", err=True)
+        echo(f"check-inbox: {e}", err=True)
         _hook_json()
 
 
-@compat.command("heartbeat")
 def heartbeat() -> None:
     """heartbeat.sh: refresh the caller's lastHeartbeat; silent if there is no session."""
     try:
@@ -263,7 +243,6 @@ def heartbeat() -> None:
         pass
 
 
-@compat.command("cleanup")
 @guarded
 def cleanup() -> None:
     """cleanup.sh: stop the project's session (telling its peers), then remove long-stale sessions."""
@@ -274,4 +253,41 @@ def cleanup() -> None:
     sessions.gc(root)
 
 
-commands = [compat]
+# script name -> its function; each takes the script's arguments as strings.
+SCRIPTS = {"register": register, "get-session-id": get_session_id, "connect-peer": connect_peer,
+           "send-message": send_message, "bridge-listen": bridge_listen, "bridge-receive": bridge_receive,
+           "list-peers": list_peers, "check-inbox": check_inbox, "heartbeat": heartbeat, "cleanup": cleanup}
+
+
+def run(name: str, args: list[str]) -> None:
+    """Run one script with its arguments (what scripts/<name>.sh execs, without click: a script is called once per
+    hook or message, so its start-up is the cost). A wrong argument count is the reference's usage line, exit 1."""
+    fn = SCRIPTS[name]
+    code = getattr(fn, "__wrapped__", fn).__code__
+    positional = code.co_argcount
+    required = positional - len(getattr(fn, "__wrapped__", fn).__defaults__ or ())
+    varargs = bool(code.co_flags & 0x04)
+    if len(args) < required or (len(args) > positional and not varargs):
+        fail(f"Usage: {fn.__doc__.split(':', 1)[0]}")
+    fn(*args)
+
+
+def __getattr__(name: str) -> object:
+    """`commands`: the `compat` click group, built on first use (PEP 562) for `session-bridge compat --help` and the
+    full CLI; scripts run through run() and never import click."""
+    if name != "commands":
+        raise AttributeError(name)
+    import click
+
+    @click.group()
+    def compat() -> None:
+        """The reference plugin's script contract (used by scripts/*.sh)."""
+
+    for script, fn in SCRIPTS.items():
+        def call(args: tuple[str, ...], _script: str = script) -> None:
+            run(_script, list(args))
+
+        compat.command(script, help=fn.__doc__, context_settings={"ignore_unknown_options": True})(
+            click.argument("args", nargs=-1)(call))
+    globals()["commands"] = [compat]
+    return globals()["commands"]

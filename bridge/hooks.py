@@ -22,7 +22,6 @@ import signal
 import sys
 import time
 
-import click
 import orjson
 import psutil
 
@@ -47,6 +46,11 @@ SHELL_WORDS = {"start": "session-bridge start", "peers": "session-bridge peers",
 
 
 # --- output ------------------------------------------------------------------------------------------------------
+
+
+def say(text: str) -> None:
+    """A line on stderr: the agent's hook log (or, for the background listener, the model)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def emit(out: dict) -> None:
@@ -139,10 +143,10 @@ def answered(event: str):
                 signal.setitimer(signal.ITIMER_REAL, max(limit - (time.time() - _started()), 0.001))
                 out = fn(payload(), answer)
             except _Late:
-                click.echo(f"session-bridge {event} hook gave up after {limit:g}s", err=True)
+                say(f"session-bridge {event} hook gave up after {limit:g}s")
                 out = {}
             except Exception as e:  # noqa: BLE001 - a hook must answer even when the bridge is broken
-                click.echo(f"session-bridge {event} hook: {e}", err=True)
+                say(f"session-bridge {event} hook: {e}")
                 out = fallback(event, e)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -168,7 +172,7 @@ def fallback(event: str, error: Exception) -> dict:
 def report(me: bridge.Session) -> None:
     """Say once, on stderr (the agent's hook log), which inbox files this hook moved to quarantine."""
     for note in me.mailbox.reports:
-        click.echo(f"warning: {safe_line(note)}", err=True)
+        say(f"warning: {safe_line(note)}")
 
 
 def handed_over(me: bridge.Session, head: str, read_more: str, send) -> None:
@@ -182,13 +186,6 @@ def handed_over(me: bridge.Session, head: str, read_more: str, send) -> None:
 # --- the hooks ---------------------------------------------------------------------------------------------------
 
 
-@click.group()
-def hook() -> None:
-    """Agent hooks (the plugin's hooks.json, and `init` for Codex and Gemini CLI, run these; each reads the event's
-    JSON on stdin)."""
-
-
-@hook.command("session-start")
 @answered("SessionStart")
 def session_start(data: dict, answer: Answer) -> dict:
     """Bind this Claude session to the project's bridge session, if it has one, and summarise its state."""
@@ -213,7 +210,6 @@ def session_start(data: dict, answer: Answer) -> dict:
     return context("SessionStart", "\n".join(lines))
 
 
-@hook.command("user-prompt-submit")
 @answered("UserPromptSubmit")
 def user_prompt_submit(data: dict, answer: Answer) -> dict | None:
     """The messages waiting for this session, oldest first within the budget, framed as peer input. They are
@@ -230,7 +226,6 @@ def user_prompt_submit(data: dict, answer: Answer) -> dict | None:
 KEEP_ON = ("clear", "resume")  # the same agent goes on (new conversation, or another one resumed in this process)
 
 
-@hook.command("session-end")
 @answered("SessionEnd")
 def session_end(data: dict, answer: Answer) -> dict:
     """Stop this Claude session's bridge session on a real exit (peers are told); keep it on clear and resume."""
@@ -242,7 +237,6 @@ def session_end(data: dict, answer: Answer) -> dict:
     return {}
 
 
-@hook.command("background-listen")
 def background_listen() -> None:
     """(Stop hook, asyncRewake) Wait for a message while the session is idle; exit 2 with it to wake the agent."""
     data = payload()
@@ -253,21 +247,17 @@ def background_listen() -> None:
         with bridge.listen_in_background(me, BACKGROUND_TIMEOUT_S) as msg:
             if msg is None:
                 return emit({})
-            click.echo(
-                f"session-bridge: a peer sent this session a message while it was idle.\n{TRUST}\n\n"
+            say(f"session-bridge: a peer sent this session a message while it was idle.\n{TRUST}\n\n"
                 f"{render.message(views.message_view(msg), cli())}\n\n"
                 "Answer it now from your full context (real code, not a summary), then stop: background listening "
-                "stays on and wakes you for the next one.",
-                err=True,
-            )
+                "stays on and wakes you for the next one.")
             emit({})
     except Exception as e:  # noqa: BLE001 - a broken bridge must not wake the agent with a traceback
-        click.echo(f"session-bridge background listener stopped: {e}", err=True)
+        say(f"session-bridge background listener stopped: {e}")
         return emit({})
     sys.exit(2)
 
 
-@click.command("cursor-hook")
 @answered("stop")
 def cursor_hook(data: dict, answer: Answer) -> dict | None:
     """Cursor's stop hook (init --provider cursor writes it): hand the agent the messages waiting for its session.
@@ -293,38 +283,57 @@ def cursor_hook(data: dict, answer: Answer) -> dict | None:
     return None
 
 
-# --- opting in ---------------------------------------------------------------------------------------------------
+# --- the commands ------------------------------------------------------------------------------------------------
+
+EVENTS = {"session-start": session_start, "user-prompt-submit": user_prompt_submit, "session-end": session_end,
+          "background-listen": background_listen}
 
 
-@click.command()
-@click.argument("state", type=click.Choice(["on", "off", "status"]), default="status")
-@click.option("--json", "as_json", is_flag=True, help="Print stable JSON instead of text.")
-def background(state: str, as_json: bool) -> None:
-    """Claude Code: let a peer's message wake this session while it is idle.
+def __getattr__(name: str) -> object:
+    """`commands`, the click commands, built on first use (PEP 562): a hook run by bridge/__main__.py calls its
+    function directly and never imports click, which is most of a hook's start-up cost."""
+    if name != "commands":
+        raise AttributeError(name)
+    import click
 
-    With `on`, the plugin's Stop hook waits in the background after each turn (asyncRewake) and wakes the agent
-    when a message arrives, so the session is not occupied by a listen loop.
+    @click.group()
+    def hook() -> None:
+        """Agent hooks (the plugin's hooks.json, and `init` for Codex, Gemini CLI and Qwen Code, run these; each
+        reads the event's JSON on stdin)."""
 
-    \b
-    Example:
-        session-bridge background on
-    """
-    try:
-        me = bridge.me()
-        if state != "status":
-            me = bridge.set_background(me, state == "on")
-    except BridgeError as e:
-        click.echo(f"Error: {e.worded(SHELL_WORDS)}", err=True)
-        sys.exit(e.exit_code)
-    on = bool(me.manifest.get("backgroundListen"))
-    if as_json:
-        click.echo(orjson.dumps(views.result(session_id=me.id, background_listen=on)).decode())
-        return
-    if on:
-        click.echo(f"Background listening is on for {me.id}: when this Claude Code session is idle, a peer's message "
-                   "wakes it (starts after the current turn ends).")
-    else:
-        click.echo(f"Background listening is off for {me.id}.")
+    for event, fn in EVENTS.items():
+        hook.command(event, help=fn.__doc__)(fn)
+    cursor = click.command("cursor-hook", help=cursor_hook.__doc__)(cursor_hook)
 
+    @click.command()
+    @click.argument("state", type=click.Choice(["on", "off", "status"]), default="status")
+    @click.option("--json", "as_json", is_flag=True, help="Print stable JSON instead of text.")
+    def background(state: str, as_json: bool) -> None:
+        """Claude Code: let a peer's message wake this session while it is idle.
 
-commands = [hook, background, cursor_hook]
+        With `on`, the plugin's Stop hook waits in the background after each turn (asyncRewake) and wakes the agent
+        when a message arrives, so the session is not occupied by a listen loop.
+
+        \b
+        Example:
+            session-bridge background on
+        """
+        try:
+            me = bridge.me()
+            if state != "status":
+                me = bridge.set_background(me, state == "on")
+        except BridgeError as e:
+            click.echo(f"Error: {e.worded(SHELL_WORDS)}", err=True)
+            sys.exit(e.exit_code)
+        on = bool(me.manifest.get("backgroundListen"))
+        if as_json:
+            click.echo(orjson.dumps(views.result(session_id=me.id, background_listen=on)).decode())
+            return
+        if on:
+            click.echo(f"Background listening is on for {me.id}: when this Claude Code session is idle, a peer's "
+                       "message wakes it (starts after the current turn ends).")
+        else:
+            click.echo(f"Background listening is off for {me.id}.")
+
+    globals()["commands"] = [hook, background, cursor]
+    return globals()["commands"]

@@ -85,7 +85,6 @@ def test_version():
     assert CliRunner().invoke(main, ["--version"]).output == f"session-bridge, version {__version__}\n"
 
 
-
 def test_receive_shows_at_once_a_reply_a_listen_already_took(bridge):
     bridge.start("lib", "library")
     bridge.start("app", "app")
@@ -121,3 +120,13 @@ def test_peers_json_shows_one_status_per_peer(bridge, hosts):
     for p in out["peers"]:
         assert "liveness" not in p and set(p) == {"session_id", "name", "label", "project_name", "project_path",
                                                   "host", "status"}
+
+
+def test_the_readme_has_a_row_for_every_agent_cli_doctor_knows():
+    from bridge.hosts import HOSTS
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("<!-- other-agents:start -->")[1].split("<!-- other-agents:end -->")[0]
+    assert len(HOSTS) == 10
+    for host in HOSTS.values():
+        assert f"\n| {host.title} |" in section, host.title

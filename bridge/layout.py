@@ -11,6 +11,7 @@
       sessions/<sid>/receipts/         <id>.<state>: what became of a message this session sent (see protocol.py)
       sessions/<sid>/quarantine/       unreadable or foreign inbox files, moved aside
       sessions/<sid>/.background-listen  present while background listening is on (scripts/hook reads it)
+      sessions/<sid>/.project          its projectPath, one line (scripts/hook reads it)
       sessions/.ended-<sid>-<n>/       a stopped session being removed (stop renames it away first)
       .locks/                          start's registry lock
     <project>/.claude/bridge-session   the project's session id (no newline)
@@ -59,6 +60,7 @@ LOCKS = ".locks"
 REGISTRY_LOCK = "registry.lock"  # in .locks/
 BACKGROUND_LOCK = ".background.lock"  # in a session dir: at most one background listener per session
 BACKGROUND_FLAG = ".background-listen"  # in a session dir while background listening is on (scripts/hook reads it)
+PROJECT_INDEX = ".project"  # in a session dir: its projectPath as one line, for scripts/hook (which reads no JSON)
 ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
 TEMP_PREFIXES = (".tmp-", ".lnk-", ".adopt-")  # files in flight (never ending in .json); gc removes old ones
 MANIFEST_CAP = 256 * 1024  # a manifest is a few hundred bytes; anything near this is not one

@@ -159,6 +159,14 @@ def _fresh_manifest(session: Session) -> dict:
     return data
 
 
+def index_project(session: Session) -> None:
+    """Keep the session's projectPath as one line in .project: the hook launcher (scripts/hook), which reads no JSON,
+    tells from it that a session cannot be the caller's."""
+    path = session.manifest.get("projectPath")
+    if isinstance(path, str) and path.startswith("/") and "\n" not in path:
+        layout.atomic_write(session.dir / layout.PROJECT_INDEX, path.encode() + b"\n", durable=False)
+
+
 def set_background(session: Session, on: bool) -> Session:
     """Turn background listening on or off: the manifest's backgroundListen, mirrored by the flag file the hook
     launcher (scripts/hook) checks without starting Python."""
@@ -290,6 +298,7 @@ def register(root: Path, label: str | None = None) -> tuple[Session, bool]:
     with _registry_lock(root):
         session, created = _find_or_create(root, project, label)
         _write_pointer(project, session.id)
+        index_project(session)
     _export_env(session.id)
     return session, created
 
@@ -603,6 +612,7 @@ def bind(root: Path, agent_session_id: str | None = None) -> Session | None:
         return None
     _export_env(session.id)
     fresh = load(root, session.id) or session
+    index_project(fresh)
     if fresh.manifest.get("backgroundListen"):
         set_background(fresh, True)  # the launcher's flag file, for a session turned on before it existed
     return fresh

@@ -16,12 +16,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from bridge.hosts.base import NAME, Edit, Health, Host, Where, json_edit, run
+from bridge.hosts.base import NAME, Edit, Health, Host, Where, json_edit, plain, run
 
 DOCTOR = ["amp", "mcp", "doctor", NAME]
 KEY = ["amp.mcpServers"]
 LINE = re.compile(r"^" + re.escape(NAME) + r" \([^)]*\):\s*(.*)$")  # "session-bridge (user settings): connected (…)"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class Amp(Host):
@@ -41,7 +40,7 @@ class Amp(Host):
             r = run(DOCTOR, w, **extra)
         except (OSError, subprocess.TimeoutExpired) as e:
             return Health(False, f"`{' '.join(DOCTOR)}` did not finish: {e}")
-        lines = [ln.strip() for ln in _ANSI.sub("", r.stdout + r.stderr).splitlines()]
+        lines = [ln.strip() for ln in plain(r.stdout + r.stderr).splitlines()]
         ours = [(ln, m.group(1)) for ln in lines if (m := LINE.search(ln))]
         if not ours:
             return Health(False, f"`{' '.join(DOCTOR)}` does not list {NAME}")

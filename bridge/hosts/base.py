@@ -175,6 +175,19 @@ def hook_edit(path: Path, install: bool, keys: list[str], item: dict) -> Edit:
     return Edit(path, before, after or None, "inbox hook")
 
 
+def settings_edit(path: Path, install: bool, entry: dict, hook_keys: list[str], hook: dict) -> Edit:
+    """Our MCP server (mcpServers) and our inbox hook (the array at hook_keys) in one settings file, the hook edit
+    applied on top of the server edit: Gemini CLI's and Qwen Code's settings.json."""
+    mcp = json_edit(path, install, ["mcpServers"], entry)
+    text = mcp.after or ""
+    try:
+        final = (jsonc.add_item(text, hook_keys, hook, is_ours) if install
+                 else jsonc.remove_items(text, hook_keys, is_ours) if text.strip() else "")
+    except jsonc.JsoncError as e:
+        raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
+    return Edit(path, mcp.before, final or None, "MCP server and inbox hook")
+
+
 def toml_edit(path: Path, install: bool, entry: dict) -> Edit:
     """[mcp_servers.session-bridge] in Codex's config.toml: checked with tomlkit, our table spliced in or out."""
     import tomlkit
@@ -318,13 +331,18 @@ def run(args: list[str], w: Where, **env: str) -> subprocess.CompletedProcess:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def plain(text: str) -> str:
+    """A CLI's output without its colour codes (some print them even under NO_COLOR)."""
+    return _ANSI.sub("", text)
+
+
 def listed(args: list[str], w: Where, good: re.Pattern, **env: str) -> Health:
     """Run a host's own `mcp list` and read our server's line."""
     try:
         r = run(args, w, **env)
     except (OSError, subprocess.TimeoutExpired) as e:
         return Health(False, f"`{' '.join(args)}` did not finish: {e}")
-    out = _ANSI.sub("", r.stdout + r.stderr)
+    out = plain(r.stdout + r.stderr)
     lines = [ln.strip(" │┃|") for ln in out.splitlines()]
     for n, ln in enumerate(lines):
         if NAME in ln:

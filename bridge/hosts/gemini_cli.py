@@ -17,12 +17,11 @@ import subprocess
 from pathlib import Path
 
 from bridge.hosts import jsonc
-from bridge.hosts.base import NAME, Edit, Health, Host, HostError, Where, is_ours, json_edit, run
+from bridge.hosts.base import NAME, Edit, Health, Host, Where, plain, run, settings_edit
 
 LIST = ["gemini", "mcp", "list"]
 CONNECTED = re.compile(r"\bConnected\b")
 UNTRUSTED = "because this folder is untrusted"  # gemini mcp list's warning (Gemini CLI 0.61)
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def trusted_folders_file(w: Where) -> Path:
@@ -86,15 +85,7 @@ class Gemini(Host):
         entry = w.server()
         hook = {"hooks": [{"type": "command", "name": NAME, "command": w.hook_command(), "timeout": 10000}]}
         path = self.path(w, scope)
-        mcp = json_edit(path, install, ["mcpServers"], entry)
-        text = mcp.after or ""
-        # Both go into settings.json: the hook edit applies on top of the server edit.
-        try:
-            final = (jsonc.add_item(text, ["hooks", "BeforeAgent"], hook, is_ours) if install
-                     else jsonc.remove_items(text, ["hooks", "BeforeAgent"], is_ours) if text.strip() else "")
-        except jsonc.JsoncError as e:
-            raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
-        return [Edit(path, mcp.before, final or None, "MCP server and inbox hook")]
+        return [settings_edit(path, install, entry, ["hooks", "BeforeAgent"], hook)]
 
     def health(self, w: Where) -> Health:
         """`gemini mcp list` in the project as the user's Gemini CLI sees it: trust is not forced, so a folder
@@ -105,7 +96,7 @@ class Gemini(Host):
             r = run(LIST, w)
         except (OSError, subprocess.TimeoutExpired) as e:
             return Health(False, f"`{' '.join(LIST)}` did not finish: {e}")
-        out = _ANSI.sub("", r.stdout + r.stderr)
+        out = plain(r.stdout + r.stderr)
         line = next((ln.strip() for ln in out.splitlines() if NAME in ln), None)
         if line is None:
             return Health(False, f"`{' '.join(LIST)}` does not list {NAME}")

@@ -20,12 +20,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from bridge.hosts.base import NAME, Edit, Health, Host, Where, json_edit
+from bridge.hosts.base import NAME, Edit, Health, Host, Where, json_edit, plain
 
 TEST_TIMEOUT_S = 20
 OK = re.compile(r"✓\s*Successfully connected to " + re.escape(NAME) + r"\b")
 FAILED = re.compile(r"✗\s*Failed to connect to " + re.escape(NAME) + r"\b.*")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def first_line(args: list[str], cwd: Path, patterns: list[re.Pattern], timeout: float) -> tuple[str | None, str]:
@@ -48,13 +47,13 @@ def first_line(args: list[str], cwd: Path, patterns: list[re.Pattern], timeout: 
             buf += chunk
             *lines, buf = buf.split(b"\n")
             for raw in lines:
-                line = _ANSI.sub("", raw.decode("utf-8", "replace")).strip()
+                line = plain(raw.decode("utf-8", "replace")).strip()
                 out.append(line)
                 if any(p.search(line) for p in patterns):
                     found = line
                     break
         if found is None and buf:  # a last line without a newline
-            line = _ANSI.sub("", buf.decode("utf-8", "replace")).strip()
+            line = plain(buf.decode("utf-8", "replace")).strip()
             out.append(line)
             found = line if any(p.search(line) for p in patterns) else None
     finally:

@@ -17,14 +17,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from bridge.hosts import jsonc
-from bridge.hosts.base import NAME, Edit, Health, Host, HostError, Where, is_ours, json_edit, run
+from bridge.hosts.base import NAME, Edit, Health, Host, Where, plain, run, settings_edit
 
 LIST = ["qwen", "mcp", "list"]
 LINE = re.compile(r"^\S+\s+" + re.escape(NAME) + r":")  # "✓ session-bridge: <command> (stdio) - Connected"
 CONNECTED = re.compile(r"- Connected\b")
 PENDING = "Pending approval"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def qwen_home(w: Where) -> Path:
@@ -40,15 +38,7 @@ class Qwen(Host):
         self.check_scope(scope)
         hook = {"matcher": "", "hooks": [{"type": "command", "command": w.hook_command(), "timeout": 10}]}
         path = self.path(w, scope)
-        mcp = json_edit(path, install, ["mcpServers"], w.server())
-        text = mcp.after or ""
-        # Both go into settings.json: the hook edit applies on top of the server edit.
-        try:
-            final = (jsonc.add_item(text, ["hooks", "UserPromptSubmit"], hook, is_ours) if install
-                     else jsonc.remove_items(text, ["hooks", "UserPromptSubmit"], is_ours) if text.strip() else "")
-        except jsonc.JsoncError as e:
-            raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
-        return [Edit(path, mcp.before, final or None, "MCP server and inbox hook")]
+        return [settings_edit(path, install, w.server(), ["hooks", "UserPromptSubmit"], hook)]
 
     def health(self, w: Where) -> Health:
         """`qwen mcp list` in the project: it connects to each server and marks ours Connected or not."""
@@ -58,7 +48,7 @@ class Qwen(Host):
             r = run(LIST, w)
         except (OSError, subprocess.TimeoutExpired) as e:
             return Health(False, f"`{' '.join(LIST)}` did not finish: {e}")
-        lines = [ln.strip() for ln in _ANSI.sub("", r.stdout + r.stderr).splitlines()]
+        lines = [ln.strip() for ln in plain(r.stdout + r.stderr).splitlines()]
         line = next((ln for ln in lines if LINE.search(ln)), None)
         if line is None:
             return Health(False, f"`{' '.join(LIST)}` does not list {NAME}")

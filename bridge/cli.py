@@ -16,7 +16,7 @@ import click
 import orjson
 
 import bridge
-from bridge import __version__, render, views
+from bridge import __version__, delivery, render, views
 from bridge.errors import BridgeError
 from bridge.terminal import safe, safe_line
 
@@ -328,8 +328,10 @@ def status(as_json: bool) -> None:
     info = bridge.status(session)
     connections = [views.connection_view(c) for c in info["connections"]]
     if as_json:
-        return emit(session=views.session_view(session), pending=info["pending"], connections=connections)
+        return emit(session=views.session_view(session), pending=info["pending"], connections=connections,
+                    delivery=views.delivery_view(session))
     click.echo(f"Session {safe_line(session.id)} ({safe_line(session.name)}) · {info['pending']} pending")
+    click.echo(f"  delivery: {delivery.describe(session)}")
     for c in connections:
         click.echo(f"  connected: {safe_line(c['session_id'])} {safe_line(c['name'] or '?')} [{c['status']}]")
     if not connections:
@@ -458,6 +460,56 @@ def gc(as_json: bool) -> None:
         return emit(**report)
     click.echo(f"Removed {len(report['removed'])} session(s), redelivered {report['redelivered']} message(s), "
                f"deleted {report['temp_files_removed']} temp file(s).")
+
+
+@command(main, "delivery", epilog=EXIT_CODES)
+@click.argument("mode", required=False, type=click.Choice(delivery.MODES))
+def delivery_mode(mode: str | None, as_json: bool) -> None:
+    """Show or choose how messages reach this session's agent between its own reads.
+
+    \b
+    auto     the best this agent supports (the default): monitor, queue, tmux or hook
+    monitor  Claude Code's plugin monitor prints a pointer line that wakes the idle session
+    tmux     a pointer prompt is pasted into the agent's tmux pane when it is idle (session-bridge watch --driver tmux)
+    queue    a pointer is queued into the Codex thread (session-bridge watch --driver queue)
+    hook     no push: messages are handed over at the user's next prompt
+    off      nothing automatic: messages wait for listen, read or ask
+
+    \b
+    Examples:
+        session-bridge delivery            # what is in effect, and each path's last result
+        session-bridge delivery hook
+    """
+    session = bridge.me()
+    if mode:
+        session = delivery.set_mode(session, mode)
+    if as_json:
+        return emit(session_id=session.id, delivery=views.delivery_view(session))
+    click.echo(f"Delivery for {safe_line(session.name)}: {delivery.describe(session)}")
+
+
+@main.command()
+@click.option("--driver", type=click.Choice(delivery.NOTIFIERS), default="monitor", show_default=True,
+              help="How to announce: a line on stdout, a tmux push into the agent's pane, Codex's queue.")
+@click.option("--pane", help="The tmux pane to push into (default: the one the agent runs in, from $TMUX_PANE).")
+def watch(driver: str, pane: str | None) -> None:
+    """Announce this agent's new messages, one short pointer line at a time, until the agent exits.
+
+    A notifier: it tells the agent a message waits (type, sender, id, subject, the command that takes it) and
+    marks it noticed; the agent reads it by taking it. Unread ones are announced again after 1, 3, then every 10
+    minutes. At most one line per 2 s (a burst becomes one line). It waits quietly while this agent has no bridge
+    session or its delivery mode is another one, never exits on errors, and logs to $BRIDGE_DIR/logs/. The Claude
+    Code plugin runs it as a monitor.
+
+    \b
+    Examples:
+        session-bridge watch                       # lines on stdout (a Claude Code monitor)
+        session-bridge watch --driver queue &      # beside a Codex session
+        session-bridge watch --driver tmux --pane %3 &
+    """
+    from bridge.drivers import announcers, notifier  # only this long-running command needs them
+
+    sys.exit(notifier.Notifier(driver, announcers.pick(driver, pane)).run())
 
 
 @main.command()

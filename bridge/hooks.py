@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import signal
 import sys
 import time
@@ -26,7 +25,7 @@ import orjson
 import psutil
 
 import bridge
-from bridge import render, views
+from bridge import delivery, identity, render, views
 from bridge.errors import BridgeError
 from bridge.render import TRUST
 from bridge.terminal import safe_line
@@ -66,8 +65,7 @@ def context(event: str, text: str) -> dict:
 
 def cli() -> str:
     """The command the model runs: the plugin's launcher when called from the plugin, else the CLI on PATH."""
-    root = os.environ.get("CLAUDE_PLUGIN_ROOT")
-    return shlex.quote(os.path.join(root, "scripts", "session-bridge")) if root else "session-bridge"
+    return render.cli_command()
 
 
 # --- plumbing ----------------------------------------------------------------------------------------------------
@@ -180,6 +178,8 @@ def handed_over(me: bridge.Session, head: str, read_more: str, send) -> None:
     with bridge.digest(me, MAX_CONTEXT, head, cli(), read_more) as text:
         if text is not None:
             send(text)
+    if text is not None:
+        delivery.record(me, "hook", True, "handed messages over with a prompt")
     report(me)
 
 
@@ -203,6 +203,9 @@ def session_start(data: dict, answer: Answer) -> dict:
     if waiting or more:
         lines.append(f"{waiting}{'+' if more else ''} message(s) wait for this session; they come with the user's "
                      f"next prompt, or read them now with: {cli()} listen --timeout 5")
+    lines.append("A line starting `session-bridge:` that arrives on its own (the plugin's monitor) points at a "
+                 "message that waits: take it with the read command it names, answer a query with reply, then go on "
+                 "with your work.")
     if me.manifest.get("backgroundListen"):
         lines.append("Background listening is on: a peer's message wakes this session when it is idle.")
     lines += [f"Use the /bridge command (ask, listen, reply, peers, status, inbox, stop); answer a query with: "
@@ -215,7 +218,7 @@ def user_prompt_submit(data: dict, answer: Answer) -> dict | None:
     """The messages waiting for this session, oldest first within the budget, framed as peer input. They are
     marked read only after their text is on stdout; if the deadline comes first they stay pending."""
     me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
-    if me is None:
+    if me is None or me.manifest.get("delivery") == "off":
         return {}
     handed_over(me, f"=== session-bridge: messages from peer sessions to {me.id} ===\n{TRUST}",
                 f"read them one at a time with: {cli()} listen --timeout 5",
@@ -237,13 +240,23 @@ def session_end(data: dict, answer: Answer) -> dict:
     return {}
 
 
+def _wait_here(me: bridge.Session) -> bool:
+    """Whether the Stop hook should wait for this session's next message: not in a headless `claude -p` (nothing
+    is left to wake, and the wait would hold the process open), and only where no notifier announces for it (a
+    monitor wakes the session without holding a hook) and delivery is not off."""
+    if identity.headless():
+        return False
+    return delivery.resolve(me) == "hook"
+
+
 def background_listen() -> None:
     """(Stop hook, asyncRewake) Wait for a message while the session is idle; exit 2 with it to wake the agent."""
     data = payload()
     try:
         me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
-        if me is None or not me.manifest.get("backgroundListen"):
+        if me is None or not me.manifest.get("backgroundListen") or not _wait_here(me):
             return emit({})
+        delivery.record(me, "background", True, "waiting while the session is idle")
         with bridge.listen_in_background(me, BACKGROUND_TIMEOUT_S) as msg:
             if msg is None:
                 return emit({})
@@ -329,9 +342,14 @@ def __getattr__(name: str) -> object:
         if as_json:
             click.echo(orjson.dumps(views.result(session_id=me.id, background_listen=on)).decode())
             return
-        if on:
+        if on and delivery.resolve(me) in delivery.NOTIFIERS:
+            click.echo(f"Background listening is on for {me.id}: the plugin's monitor wakes this session with a "
+                       f"one-line pointer when a peer writes while it is idle (delivery: {delivery.resolve(me)}); "
+                       "take the message with the read command it names and answer with reply.")
+        elif on:
             click.echo(f"Background listening is on for {me.id}: when this Claude Code session is idle, a peer's "
-                       "message wakes it (starts after the current turn ends).")
+                       "message wakes it through the Stop hook (starts after the current turn ends; not in "
+                       "claude -p).")
         else:
             click.echo(f"Background listening is off for {me.id}.")
 

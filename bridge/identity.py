@@ -121,6 +121,29 @@ def agent_kind() -> str:
     return "cli"
 
 
+def headless() -> bool:
+    """True when the agent above us answers one prompt and exits (`claude -p` / `--print`): nobody is left to wake
+    later, so nothing may hold it open waiting for a message."""
+    import psutil
+
+    h = agent_process()
+    if h is None:
+        return False
+    try:
+        args = psutil.Process(h.pid).cmdline()[1:]
+    except psutil.Error:
+        return False
+    return any(a in ("-p", "--print") or a.startswith("--print=") for a in args)
+
+
+def tmux_pane() -> dict | None:
+    """The tmux pane this process runs in ($TMUX_PANE, and the server socket from $TMUX), else None."""
+    pane, server = os.environ.get("TMUX_PANE"), os.environ.get("TMUX")
+    if not pane or not server:
+        return None
+    return {"pane": pane, "socket": server.split(",")[0]}
+
+
 def project_dir() -> Path:
     """PROJECT_DIR, else CLAUDE_PROJECT_DIR, else the working directory."""
     raw = os.environ.get("PROJECT_DIR") or os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()

@@ -22,8 +22,9 @@ Every file is read through layout.read_bytes (regular files only, capped): anyth
 differs from its name, or one that does not parse is moved to quarantine/ and reported once, by the reader that
 moved it.
 
-Pending names are kept in order (sortedcontainers.SortedList) from one listing plus inotify's arrival names, so
-claiming the next message costs O(log n) in the backlog and nothing in the number of delivered messages.
+Pending names are kept in order (sortedcontainers.SortedList) from a listing of directory entries; a reader that
+looks many times (a wait, a drain) follows inotify's arrival names after one listing, so claiming the next message
+costs O(log n) in the backlog and nothing in the number of delivered messages.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from bridge import identity, layout, message, validate
 from bridge.message import BadMessage
-from bridge.watch import Subscription, watching
 
 if TYPE_CHECKING:
     from sortedcontainers import SortedList
+
+    from bridge.watch import Subscription
 
 FOREIGN_GRACE_S = 60  # a non-.json file younger than this may be another writer's temp file in flight
 FULL_LISTING_S = 60  # a reader that keeps its listing from arrivals still lists the whole inbox this often
@@ -102,6 +104,7 @@ class Mailbox:
     session_dir: Path
     reports: list[str] = field(default_factory=list)  # quarantine notices this reader produced
     _arrivals: Subscription | None = field(default=None, repr=False)
+    _following: bool = field(default=False, repr=False)  # asked for _arrivals (it stays None where none can start)
     _pending: SortedList | None = field(default=None, repr=False)  # (send time, name) of pending messages
     _keys: dict[str, int] = field(default_factory=dict, repr=False)  # name -> its send time in _pending
     _heads: dict[str, tuple[dict, int]] = field(default_factory=dict, repr=False)  # left by a filter: (msg, inode)
@@ -130,10 +133,20 @@ class Mailbox:
 
     # --- the ordered set of pending names ------------------------------------------------------------------------
 
+    def follow(self) -> None:
+        """Keep the pending names current from inotify's arrival names instead of listing the inbox on every look:
+        for readers that look many times (waits, drains). A one-shot look (the hook on every prompt, a CLI call)
+        skips it, and inotify's start-up with it."""
+        if not self._following:
+            from bridge.watch import watching  # followers only (see above)
+
+            self._following = True
+            self._arrivals = watching(self.inbox).subscribe()  # None where no observer can start: list every time
+            self._pending = None  # list once more: from now on nothing slips between listing and arrivals
+
     def _refresh(self) -> SortedList:
-        """The pending names in FIFO order: from a full listing, or the last one plus inotify's arrival names."""
-        if self._arrivals is None:
-            self._arrivals = watching(self.inbox).subscribe()  # before the listing, so nothing slips between
+        """The pending names in FIFO order: from a full listing, or (for a follower) the last one plus inotify's
+        arrival names."""
         if self._arrivals is not None and self._pending is not None:
             arrived, overflow = self._arrivals.take()
             if not overflow and time.monotonic() - self._listed_at < FULL_LISTING_S:

@@ -135,6 +135,7 @@ def _claim_when_there(me: Session, accept: Callable[[dict], bool], timeout: floa
     timeout = seconds(timeout)
     deadline = None if not timeout else time.monotonic() + timeout
     watch = watching(box.inbox)
+    box.follow()
     box.recover()
     next_idle = time.monotonic() + IDLE_S
     while True:
@@ -453,6 +454,7 @@ def drain_within(me: Session, size: Callable[[dict], int], budget: int | None) -
     accept = _listenable(me)
     claims, used = [], 0
     while (claim := box.claim(accept)) is not None:
+        box.follow()  # a drain looks again and again; an empty inbox is looked at once (the hook on every prompt)
         cost = size(claim.message)
         if budget is not None and used + cost > budget:
             box.release(claim, redelivery=False)

@@ -7,6 +7,8 @@ launcher path, ...), so the CLI, the hooks and the drivers word a message the sa
 
 from __future__ import annotations
 
+import os
+import shlex
 from typing import Callable
 
 from bridge.terminal import safe, safe_line
@@ -51,6 +53,29 @@ def summary(view: dict, width: int = 80) -> str:
 
 
 def notice(view: dict, command: str) -> str:
-    """A pointer to a waiting message (never its body): what it is, who sent it, and how to take it."""
-    return (f"session-bridge: {safe_line(view['type'])} {safe_line(view['id'])} from {safe_line(view['from_name'])} "
-            f"waits; take it with: {command} read {safe_line(view['id'])}")
+    """A pointer to a waiting message (never its body): what it is, who sent it, its subject, and how to take it
+    (and, for a query, answer it). One line, a few hundred characters at most."""
+    mid = safe_line(view["id"])
+    text = (f"session-bridge: {safe_line(view['type'])} {mid} from {safe_line(view['from_name'])} waits: "
+            f"\"{safe_line(view.get('subject', ''))}\"; take it with: {command} read {mid}")
+    if view["type"] == "query":
+        text += f", then answer with: {command} reply {mid} -"
+    return text
+
+
+def burst(views: list[dict], command: str) -> str:
+    """One pointer line for several waiting messages: how many, from whom, their ids, how to see and take them."""
+    senders: dict[str, int] = {}
+    for v in views:
+        senders[v["from_name"]] = senders.get(v["from_name"], 0) + 1
+    who = ", ".join(f"{safe_line(name)} ({n})" for name, n in senders.items())
+    ids = " ".join(safe_line(v["id"]) for v in views[:6]) + (" ..." if len(views) > 6 else "")
+    return (f"session-bridge: {len(views)} new messages from {who}: {ids}; see them with: {command} inbox; take one "
+            f"with: {command} read <id>")
+
+
+def cli_command() -> str:
+    """The command word an agent runs: the plugin's launcher when called from the Claude Code plugin (the CLI may not
+    be on PATH there), else the CLI on PATH."""
+    root = os.environ.get("CLAUDE_PLUGIN_ROOT")
+    return shlex.quote(os.path.join(root, "scripts", "session-bridge")) if root else "session-bridge"

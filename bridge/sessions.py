@@ -14,8 +14,6 @@ start left behind.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import signal
 import stat
 import string
@@ -327,6 +325,8 @@ def _find_or_create(root: Path, project: Path, label: str | None) -> tuple[Sessi
     h = identity.agent_process()
     owner = {"pid": h.pid, "pidStartedAt": h.started, "host": identity.agent_kind()} if h else {}
     extra = {"agentSessionId": identity.agent_session_id()} if identity.agent_session_id() else {}
+    if identity.tmux_pane():
+        extra["tmux"] = identity.tmux_pane()  # where a tmux notifier pushes (bridge/drivers/tmux.py)
     if existing is not None:
         try:
             return _resume(existing, label, owner, extra), False
@@ -357,6 +357,8 @@ def _export_env(sid: str) -> None:
 
 def _create(root: Path, project: Path, label: str | None, extra: dict) -> Session:
     """Mint a session id, make its dir and write its manifest last (a dir without one is a start in progress)."""
+    import secrets  # here, not at the top: only a start mints ids (a hook on every prompt never does)
+
     alphabet = string.ascii_lowercase + string.digits
     for _ in range(100):
         sid = "".join(secrets.choice(alphabet) for _ in range(6))
@@ -449,7 +451,7 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
 def remove(session: Session) -> None:
     """Remove a session. One rename takes its dir out of sessions/ (from then on it does not exist for anyone, and
     no send can write into it); the rest is cleanup that gc finishes if this process dies midway."""
-    ended = layout.sessions_dir(session.root) / f"{layout.ENDED_PREFIX}{session.id}-{secrets.token_hex(4)}"
+    ended = layout.sessions_dir(session.root) / f"{layout.ENDED_PREFIX}{session.id}-{os.urandom(4).hex()}"
     try:
         os.rename(session.dir, ended)
     except FileNotFoundError:
@@ -484,6 +486,8 @@ def _clear_pointer(root: Path, project: Path, sid: str) -> None:
 
 def _delete_tree(path: Path) -> None:
     """rmtree, the inbox first (most of the files): a crash in between leaves an .ended-* dir for gc to finish."""
+    import shutil  # here, not at the top: only stop and gc delete (see _create)
+
     shutil.rmtree(path / layout.INBOX, ignore_errors=True)
     _crash_point("rmtree")
     shutil.rmtree(path, ignore_errors=True)
@@ -596,6 +600,8 @@ def bind(root: Path, agent_session_id: str | None = None) -> Session | None:
     agent = agent_session_id or identity.agent_session_id()
     if agent:
         changes["agentSessionId"] = agent
+    if identity.tmux_pane():
+        changes["tmux"] = identity.tmux_pane()
     held_by_other = False
 
     def attach(m: dict) -> None:

@@ -48,8 +48,20 @@ class ConnectionView(TypedDict):
     status: Liveness
 
 
-NoticeView = TypedDict("NoticeView", {"id": str, "type": str, "from": str, "from_name": str, "sent_at": str | None})
-NoticeView.__doc__ = "A pointer to a waiting message: enough to decide to read it, never its body."
+NoticeView = TypedDict("NoticeView", {"id": str, "type": str, "from": str, "from_name": str, "sent_at": str | None,
+                                      "subject": str})
+NoticeView.__doc__ = ("A pointer to a waiting message: enough to decide to read it (a subject: the body's first line, "
+                      "cut short), never its body.")
+SUBJECT_CHARS = 100
+
+
+class DeliveryView(TypedDict):
+    """How messages reach the session's agent: the chosen mode, the one in effect, and each path's last result
+    ({path: {ok, detail, at, armed}}; `at` in seconds since the epoch)."""
+
+    mode: str
+    effective: str
+    paths: dict[str, dict]
 
 
 def message_view(msg: dict) -> MessageView:
@@ -66,8 +78,10 @@ def sent_view(msg: dict) -> SentView:
 
 def notice_view(msg: dict) -> NoticeView:
     """The pointer a notifier prints for a waiting message."""
+    first = next((line.strip() for line in msg["content"].splitlines() if line.strip()), "")
+    subject = first if len(first) <= SUBJECT_CHARS else first[:SUBJECT_CHARS - 1] + "…"
     return {"id": msg["id"], "type": msg["type"], "from": msg["from"], "from_name": message.sender_name(msg),
-            "sent_at": msg.get("timestamp")}
+            "sent_at": msg.get("timestamp"), "subject": subject}
 
 
 def session_view(s: Session) -> SessionView:
@@ -86,3 +100,12 @@ def connection_view(c: dict) -> ConnectionView:
 def result(**fields: object) -> dict:
     """A versioned result object."""
     return {"version": VERSION, **fields}
+
+
+def delivery_view(s: Session) -> DeliveryView:
+    """A session's delivery mode and paths (bridge.delivery)."""
+    from bridge import delivery  # status and doctor only: the hooks' imports stay small
+
+    paths = {p: {"ok": e["ok"], "detail": e.get("detail", ""), "at": e["at"],
+                 "armed": p in delivery.NOTIFIERS and delivery.armed(s, p)} for p, e in delivery.last(s).items()}
+    return {"mode": delivery.mode(s), "effective": delivery.resolve(s), "paths": paths}

@@ -9,7 +9,6 @@ polls. One watch per directory per process keeps running, so a loop of waits pay
 
 from __future__ import annotations
 
-import logging
 import os
 import select
 import sys
@@ -101,6 +100,7 @@ class DirWatch:
     def _start_watchdog(self, path: Path) -> None:
         from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
         from watchdog.observers import Observer
+        import logging
 
         # watchdog logs an error when a read races its own stop(); a normal end of a wait, not news for the user.
         logging.getLogger("watchdog").addHandler(logging.NullHandler())

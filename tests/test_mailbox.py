@@ -181,10 +181,11 @@ def test_a_claim_is_named_for_its_message_and_its_reader(box):
     assert c.path.name.startswith(m["id"] + "@")
 
 
-def test_after_the_first_scan_a_reader_follows_arrivals_instead_of_listing(box, monkeypatch):
+def test_a_reader_that_follows_arrivals_lists_the_inbox_once(box, monkeypatch):
     listings = []
     real = box._list_inbox
     monkeypatch.setattr(box, "_list_inbox", lambda: listings.append(1) or real())
+    box.follow()
     for n in range(300):  # delivered messages the reader must not walk past again
         os.symlink(f".read/msg-old{n}.json", box.inbox / f"msg-old{n}.json")
     other_writer = Mailbox(box.session_dir)
@@ -202,7 +203,17 @@ def test_after_the_first_scan_a_reader_follows_arrivals_instead_of_listing(box, 
     assert len(listings) == 1
 
 
+def test_a_one_shot_reader_lists_every_look_and_starts_no_watch(box, monkeypatch):
+    import bridge.watch
+
+    monkeypatch.setattr(bridge.watch, "watching", lambda path: pytest.fail("a one-shot look started a watch"))
+    assert take(box) is None  # the hook on every prompt: one listing of an empty inbox
+    m = put(box)  # arrives after that listing: the next look lists again and sees it
+    assert take(box).message["id"] == m["id"]
+
+
 def test_a_lost_arrival_queue_falls_back_to_a_full_listing(box):
+    box.follow()
     take(box)  # first scan: the reader now follows arrivals
     box._arrivals.overflow = True
     m = put(box)

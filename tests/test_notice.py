@@ -12,11 +12,13 @@ from bridge import layout, protocol, sessions
 def test_notice_points_once_and_leaves_the_message_pending(bridge):
     bridge.start("lib", "library")
     bridge.start("app", "app")
-    q = bridge.cli("app", "send", "library", "query", "the secret body", check=True).out.strip()
+    body = "what changed in v2?\n" + "the secret body " * 40
+    q = bridge.cli("app", "send", "library", "query", body, check=True).out.strip()
     first = orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout)
     assert first["version"] == 1
     assert [p["id"] for p in first["notices"]] == [q] and "content" not in first["notices"][0]
-    assert set(first["notices"][0]) == {"id", "type", "from", "from_name", "sent_at"}
+    assert set(first["notices"][0]) == {"id", "type", "from", "from_name", "sent_at", "subject"}
+    assert first["notices"][0]["subject"] == "what changed in v2?"  # the first line only, never the body
     assert (first["notices"][0]["type"], first["notices"][0]["from_name"]) == ("query", "app")
     assert orjson.loads(bridge.cli("lib", "notice", "--json", check=True).stdout)["notices"] == []  # backoff
     assert [m["id"] for m in orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).stdout)["messages"]

@@ -112,10 +112,17 @@ class ReadResult(Result):
     already_read: bool = Field(description="True when this message had been taken before; shown again")
 
 
+class Delivery(Shape):
+    mode: str = Field(description="Chosen delivery mode: auto, monitor, tmux, queue, hook or off")
+    effective: str = Field(description="The mode in effect now (auto resolves to a running notifier, else hook)")
+    paths: dict[str, dict] = Field(description="Each delivery path's last result: ok, detail, at (epoch s), armed")
+
+
 class StatusResult(Result):
     session: Session
     pending: int = Field(description="Messages waiting to be taken with bridge_listen")
     connections: list[Connection]
+    delivery: Delivery
 
 
 class StopResult(Result):

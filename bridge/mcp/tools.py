@@ -284,7 +284,8 @@ def bridge_status() -> StatusResult:
     session = me()
     info = bridge.status(session)
     return StatusResult(session=session_out(session), pending=info["pending"],
-                        connections=[models.Connection(**views.connection_view(c)) for c in info["connections"]])
+                        connections=[models.Connection(**views.connection_view(c)) for c in info["connections"]],
+                        delivery=models.Delivery(**views.delivery_view(session)))
 
 
 @tool(read_only=False, destructive=True)

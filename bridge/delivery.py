@@ -1,0 +1,96 @@
+"""How a session's messages reach its agent between the agent's own reads: the delivery mode, and each path's last
+result (what `status` and `doctor` show).
+
+Modes (the manifest's "delivery"; `session-bridge delivery MODE`):
+
+    auto     the best that runs for this session now (resolve())
+    monitor  a notifier prints a pointer line that the host turns into a turn (Claude Code's plugin monitors)
+    tmux     a notifier pastes a pointer prompt into the agent's tmux pane when the agent is idle
+    queue    a notifier queues a pointer into the agent's thread (Codex: `codex queue --thread`)
+    hook     nothing in the background: the prompt hook hands messages over at the user's next prompt
+    off      nothing automatic: messages wait until the agent listens, reads or asks
+
+Every mode but off also lets the prompt hook hand over what waits at the next prompt. A notifier only notices (the
+message is read when the agent takes it), so a path's "ok" means "told", never "delivered".
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from bridge import identity, layout, sessions
+from bridge.errors import BridgeError
+from bridge.sessions import Session
+
+MODES = ("auto", "monitor", "tmux", "queue", "hook", "off")
+PATHS = ("monitor", "tmux", "queue", "hook", "background")  # background: the Stop hook's wait (Claude Code)
+NOTIFIERS = ("monitor", "tmux", "queue")  # the modes a long-running notifier serves
+
+
+def mode(session: Session) -> str:
+    """The session's chosen mode (auto when unset or unknown)."""
+    chosen = session.manifest.get("delivery")
+    return chosen if chosen in MODES else "auto"
+
+
+def set_mode(session: Session, chosen: str) -> Session:
+    """Choose how messages reach this session's agent (one of MODES)."""
+    if chosen not in MODES:
+        raise BridgeError(f"unknown delivery mode {chosen!r}; use one of: {', '.join(MODES)}")
+    return sessions.update(session, delivery=chosen)
+
+
+def resolve(session: Session) -> str:
+    """The mode in effect: the chosen one; for auto, the notifier that runs for this session now (a Claude Code
+    monitor first, then a tmux or Codex-queue notifier), else hook."""
+    chosen = mode(session)
+    if chosen != "auto":
+        return chosen
+    return next((kind for kind in NOTIFIERS if armed(session, kind)), "hook")
+
+
+def record(session: Session, path: str, ok: bool, detail: str, **extra: object) -> None:
+    """Remember a path's latest result (ok and a one-line detail, e.g. "armed", "noticed 2 message(s)",
+    "codex queue exited 1: ..."), with the time and the recording process. Never raises: a notifier goes on."""
+    entry = {"ok": ok, "detail": detail[:300], "at": time.time(), "pid": os.getpid(),
+             "pidStartedAt": identity.this_process().started, **extra}
+    try:
+        layout.make_dirs(session.dir / layout.DELIVERY)
+        layout.atomic_write(session.dir / layout.DELIVERY / f"{path}.json", layout.dumps(entry), durable=False)
+    except OSError:
+        pass  # a stopped session: nothing to report to
+
+
+def last(session: Session) -> dict[str, dict]:
+    """Each path's latest result, by path name (only paths that ran)."""
+    out = {}
+    for path in PATHS:
+        try:
+            entry = layout.read_json(session.dir / layout.DELIVERY / f"{path}.json")
+        except (OSError, ValueError):
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("at"), (int, float)):
+            out[path] = entry
+    return out
+
+
+def armed(session: Session, path: str) -> bool:
+    """True while the process that last recorded `path` still runs (a notifier serving this session)."""
+    entry = last(session).get(path)
+    if not entry or not isinstance(entry.get("pid"), int):
+        return False
+    return identity.process_alive(entry["pid"], entry.get("pidStartedAt"))
+
+
+def describe(session: Session, now: float | None = None) -> str:
+    """One line for status and doctor, e.g. "mode auto (monitor): monitor armed, last: noticed 1 message(s) 12 s
+    ago"."""
+    now = now or time.time()
+    effective = resolve(session)
+    head = f"mode {mode(session)}" + (f" ({effective})" if mode(session) == "auto" else "")
+    parts = []
+    for path, entry in last(session).items():
+        state = "armed" if path in NOTIFIERS and armed(session, path) else ("ok" if entry["ok"] else "FAILED")
+        parts.append(f"{path} {state}, last: {entry['detail']} {max(0, round(now - entry['at']))} s ago")
+    return head + (": " + "; ".join(parts) if parts else ": no delivery yet")

@@ -10,7 +10,9 @@ Modes (the manifest's "delivery"; `session-bridge delivery MODE`):
     hook     nothing in the background: the prompt hook hands messages over at the user's next prompt
     off      nothing automatic: messages wait until the agent listens, reads or asks
 
-Every mode but off also lets the prompt hook hand over what waits at the next prompt. A notifier only notices (the
+Every mode but off also lets the prompt hook hand over what waits at the next prompt. The MCP server's opt-in
+channel pointers (Claude Code `--channels`) follow the same rule as the Stop hook's background wait: only where no
+monitor runs, and never with hook or off. A notifier only notices (the
 message is read when the agent takes it), so a path's "ok" means "told", never "delivered".
 """
 
@@ -24,8 +26,10 @@ from bridge.errors import BridgeError
 from bridge.sessions import Session
 
 MODES = ("auto", "monitor", "tmux", "queue", "hook", "off")
-PATHS = ("monitor", "tmux", "queue", "hook", "background")  # background: the Stop hook's wait (Claude Code)
+# background: the Stop hook's wait (Claude Code); channel: the MCP server's opt-in channel pointers (Claude Code)
+PATHS = ("monitor", "tmux", "queue", "channel", "hook", "background")
 NOTIFIERS = ("monitor", "tmux", "queue")  # the modes a long-running notifier serves
+RUNNING = (*NOTIFIERS, "channel")  # paths served by a process that keeps running: status says whether it does
 
 
 def mode(session: Session) -> str:
@@ -84,13 +88,20 @@ def armed(session: Session, path: str) -> bool:
 
 
 def describe(session: Session, now: float | None = None) -> str:
-    """One line for status and doctor, e.g. "mode auto (monitor): monitor armed, last: noticed 1 message(s) 12 s
+    """One line for status and doctor, e.g. "mode auto (monitor): monitor running, last: noticed 1 message(s) 12 s
     ago"."""
     now = now or time.time()
     effective = resolve(session)
     head = f"mode {mode(session)}" + (f" ({effective})" if mode(session) == "auto" else "")
     parts = []
     for path, entry in last(session).items():
-        state = "armed" if path in NOTIFIERS and armed(session, path) else ("ok" if entry["ok"] else "FAILED")
-        parts.append(f"{path} {state}, last: {entry['detail']} {max(0, round(now - entry['at']))} s ago")
+        running = ("running, " if armed(session, path) else "not running, ") if path in RUNNING else ""
+        outcome = "last" if entry["ok"] else "last FAILED"
+        parts.append(f"{path} {running}{outcome}: {entry['detail']} {max(0, round(now - entry['at']))} s ago")
     return head + (": " + "; ".join(parts) if parts else ": no delivery yet")
+
+
+def pushes_here(session: Session) -> bool:
+    """Whether a push that is not a notifier (the Stop hook's background wait, a channel pointer) should serve this
+    session: delivery is not hook or off, and no running notifier already tells the agent."""
+    return mode(session) not in ("hook", "off") and resolve(session) not in NOTIFIERS

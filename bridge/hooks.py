@@ -246,7 +246,7 @@ def _wait_here(me: bridge.Session) -> bool:
     monitor wakes the session without holding a hook) and delivery is not off."""
     if identity.headless():
         return False
-    return delivery.resolve(me) == "hook"
+    return delivery.mode(me) != "off" and delivery.resolve(me) not in delivery.NOTIFIERS
 
 
 def background_listen() -> None:

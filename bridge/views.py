@@ -107,5 +107,5 @@ def delivery_view(s: Session) -> DeliveryView:
     from bridge import delivery  # status and doctor only: the hooks' imports stay small
 
     paths = {p: {"ok": e["ok"], "detail": e.get("detail", ""), "at": e["at"],
-                 "armed": p in delivery.NOTIFIERS and delivery.armed(s, p)} for p, e in delivery.last(s).items()}
+                 "armed": p in delivery.RUNNING and delivery.armed(s, p)} for p, e in delivery.last(s).items()}
     return {"mode": delivery.mode(s), "effective": delivery.resolve(s), "paths": paths}

@@ -236,30 +236,27 @@ def test_two_agents_in_one_repo_are_two_sessions_and_cli_calls_share_them(tmp_pa
             p.wait()
 
 
-# --- the wire: both handshakes, channel notifications ------------------------------------------------------------
+# --- the wire: both handshakes (channels: test_mcp_channel.py) -----------------------------------------------------
 
 
-@pytest.mark.parametrize("channels", [False, True])
-def test_both_handshakes_at_the_jsonrpc_level(tmp_path, channels):
-    flags = ["--channels"] if channels else []
-    legacy = RawServer(tmp_path / "b", tmp_path / "p", *flags)
+def test_both_handshakes_at_the_jsonrpc_level(tmp_path):
+    legacy = RawServer(tmp_path / "b", tmp_path / "p")
     try:
         r = legacy.initialize()["result"]
         assert r["protocolVersion"] == "2025-06-18"
         assert r["serverInfo"]["name"] == "session-bridge"
         assert "tools" in r["capabilities"]
-        assert ("claude/channel" in r["capabilities"].get("experimental", {})) is channels
+        assert "claude/channel" not in r["capabilities"].get("experimental", {})  # only with --channels
         tools = legacy.request("tools/list")["result"]["tools"]
         assert len(tools) == 14
     finally:
         assert legacy.close() == 0
 
-    modern = RawServer(tmp_path / "b", tmp_path / "p", *flags)
+    modern = RawServer(tmp_path / "b", tmp_path / "p")
     try:
         r = modern.request("server/discover", {"_meta": MODERN_META})["result"]
         assert "2026-07-28" in r["supportedVersions"]
         assert "tools" in r["capabilities"]
-        assert ("claude/channel" in r["capabilities"].get("experimental", {})) is channels
         tools = modern.request("tools/list", {"_meta": MODERN_META})["result"]["tools"]
         assert {t["name"] for t in tools} >= {"bridge_ask", "bridge_listen", "bridge_reply"}
         called = modern.request("tools/call", {"name": "bridge_whoami", "arguments": {}, "_meta": MODERN_META})
@@ -270,60 +267,6 @@ def test_both_handshakes_at_the_jsonrpc_level(tmp_path, channels):
         assert "error" in refused
     finally:
         assert modern.close() == 0
-
-
-@pytest.mark.parametrize("handshake", ["initialize", "server/discover"])
-def test_channel_pushes_each_message_once_after_the_handshake(tmp_path, handshake):
-    root, lib, app = tmp_path / "bridge", tmp_path / "lib", tmp_path / "app"
-    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["session"]["session_id"]
-    cli(root, app, "start", "--label", "app")
-    early = cli(root, app, "send", "library", "query", "sent before the agent connected").stdout.strip()
-
-    srv = RawServer(root, lib, "--channels")
-    try:
-        if handshake == "initialize":
-            srv.initialize()
-        else:
-            srv.request("server/discover", {"_meta": MODERN_META})
-        first = srv.recv()
-        assert first["method"] == "notifications/claude/channel"
-        assert first["params"]["meta"] == {"message_id": early, "type": "query", "from": "app",
-                                           "from_session": first["params"]["meta"]["from_session"]}
-        assert first["params"]["content"].startswith("sent before the agent connected")
-        assert "bridge_reply" in first["params"]["content"]
-
-        sent = time.monotonic()
-        later = cli(root, app, "send", "library", "query", "and one while it runs").stdout.strip()
-        second = srv.recv()
-        assert second["params"]["meta"]["message_id"] == later
-        assert time.monotonic() - sent < 5
-
-        # Pushed means delivered: nothing is left for a listener, and the inbox shows both as read.
-        inbox = json.loads(cli(root, lib, "inbox", "--all", "--json", BRIDGE_SESSION_ID=sid).stdout)
-        assert {m["id"]: m["status"] for m in inbox["messages"]} == {early: "read", later: "read"}
-    finally:
-        assert srv.close() == 0
-
-
-def test_a_failed_channel_push_puts_the_message_back(tmp_path):
-    root, lib, app = tmp_path / "bridge", tmp_path / "lib", tmp_path / "app"
-    sid = json.loads(cli(root, lib, "start", "--label", "library", "--json").stdout)["session"]["session_id"]
-    cli(root, app, "start", "--label", "app")
-
-    srv = RawServer(root, lib, "--channels", pump=False)
-    try:
-        srv.initialize()
-        srv.request("tools/list")
-        srv.proc.stdout.close()  # the client stops reading: the next push cannot be written
-        mid = cli(root, app, "send", "library", "query", "will the push fail?").stdout.strip()
-        srv.stderr_until(f"channel push of {mid} did not complete")
-    finally:
-        assert srv.close() == 0
-
-    inbox = json.loads(cli(root, lib, "inbox", "--json", BRIDGE_SESSION_ID=sid).stdout)
-    assert [(m["id"], m["status"], m["attempt"]) for m in inbox["messages"]] == [(mid, "pending", 2)]
-    listened = json.loads(cli(root, lib, "listen", "--timeout", "5", "--json", BRIDGE_SESSION_ID=sid).stdout)
-    assert listened["message"]["id"] == mid and listened["message"]["content"] == "will the push fail?"
 
 
 def test_bad_server_options_fail_with_a_one_line_usage_error(tmp_path):

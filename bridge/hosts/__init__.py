@@ -167,7 +167,19 @@ def diagnose(host: Host, w: Where) -> dict:
     else:
         fix = ""
     return {"provider": host.key, "installed": installed, "configured": scopes, "health": health.ok,
-            "detail": health.detail, "fix": fix, "gets": host.gets}
+            "detail": health.detail, "fix": fix, "gets": host.gets, "wake": host.wake}
+
+
+def receiving() -> dict | None:
+    """How this caller's own session receives messages now (doctor's last line), or None without a session."""
+    import bridge
+    from bridge import delivery, views
+
+    try:
+        session = bridge.me()
+    except bridge.BridgeError:
+        return None
+    return {"session_id": session.id, "summary": delivery.describe(session), **views.delivery_view(session)}
 
 
 @click.command()
@@ -185,8 +197,10 @@ def doctor(providers: tuple[str, ...], as_json: bool) -> None:
     hosts = [HOSTS[p] for p in providers] if providers else list(HOSTS.values())
     with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         rows = list(pool.map(lambda h: diagnose(h, w), hosts))
+    mine = receiving()
     if as_json:
-        click.echo(orjson.dumps({"version": 1, "command": w.command, "hosts": rows}, option=orjson.OPT_INDENT_2).decode())
+        click.echo(orjson.dumps({"version": 1, "command": w.command, "hosts": rows, "receiving": mine},
+                                option=orjson.OPT_INDENT_2).decode())
     else:
         table = [("HOST", "INSTALLED", "CONFIGURED", "HEALTH", "FIX / DETAIL")]
         for r in rows:
@@ -196,6 +210,11 @@ def doctor(providers: tuple[str, ...], as_json: bool) -> None:
         widths = [max(len(row[i]) for row in table) for i in range(4)]
         for row in table:
             click.echo("  ".join(c.ljust(wd) for c, wd in zip(row, widths)) + "  " + row[4])
+        for r in rows:
+            if r["installed"]:
+                click.echo(f"{HOSTS[r['provider']].title} wakes: {r['wake']}")
+        if mine:
+            click.echo(f"receiving ({mine['session_id']}): {mine['summary']}")
     if any(r["health"] is False for r in rows):
         sys.exit(1)
 

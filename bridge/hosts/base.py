@@ -279,6 +279,9 @@ class Host:
     scopes: tuple[str, ...]
     gets: str  # what the host gets, for the README and doctor
     extra_dirs: tuple[str, ...] = field(default_factory=tuple)  # home dirs that show it is installed
+    # How an idle session of this agent is reached (doctor says it). Most have no wake primitive of their own.
+    wake: str = ("no wake primitive: messages come with the next prompt or when the agent listens; in tmux, "
+                 "session-bridge watch --driver tmux pushes a pointer")
 
     def installed(self, w: Where) -> str | None:
         """Where the CLI is (its binary on PATH, or its config folder), or None."""

@@ -35,4 +35,6 @@ class Codex(Host):
         return Health(True, f"codex reads {cmd} mcp (codex has no connection check)")
 
 
-HOST = Codex("codex", "Codex", ("codex",), ("user",), "the tools + a UserPromptSubmit inbox hook", (".codex",))
+HOST = Codex("codex", "Codex", ("codex",), ("user",), "the tools + a UserPromptSubmit inbox hook", (".codex",),
+             wake="codex queue --thread starts a turn in the idle thread: run session-bridge watch --driver queue "
+                  "beside it")

@@ -3,7 +3,7 @@
     tools.py     the server: one typed tool per core call, nothing else
     models.py    the tools' results: the shared JSON shape (bridge.views) as pydantic models with descriptions
     waits.py     blocking core calls in worker threads, put back when a call is cancelled
-    channel.py   (opt-in) pushing this session's messages to Claude Code as channel notifications
+    channel.py   (opt-in) telling Claude Code that a message waits: a pointer per message, as a channel event
     sdk.py       the one module that touches the SDK's internals: handshakes, the channel capability, stdio
 
 This module is imported on every CLI call, so it stays light: the `mcp` package is imported only when the command runs.
@@ -21,8 +21,10 @@ import click
               help="Longest a waiting tool blocks before it returns 'still waiting' (env BRIDGE_MCP_WAIT); "
                    "keep it under the agent's tool-call time-out.")
 @click.option("--channels/--no-channels", envvar="BRIDGE_CHANNELS", default=False, show_default=True,
-              help="Push each message for this session to the agent as notifications/claude/channel "
-                   "(env BRIDGE_CHANNELS=1; Claude Code started with --channels).")
+              help="Tell the agent about each message for this session with a pointer (notifications/claude/"
+                   "channel: sender, subject, the tool that reads it; it stays unread until taken). Refuses "
+                   "server/discover so Claude Code uses initialize, where channels work (env BRIDGE_CHANNELS=1; "
+                   "Claude Code started with --channels).")
 def mcp(wait_s: float, channels: bool) -> None:
     """Serve the bridge tools over MCP (stdio) for the agent that runs this command.
 

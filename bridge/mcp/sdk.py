@@ -1,10 +1,12 @@
 """The one module that touches the MCP SDK's internals: the handshakes, the channel capability, the stdio wire.
 
-MCPServer runs stdio only with default capabilities, and the SDK's default `server/discover` answer (the 2026-07-28
-handshake Claude Code speaks) drops experimental capabilities; this module runs the low-level server with ours and
-answers `server/discover` itself. It also owns the wire: stdout is a private copy of fd 1 (fd 1 itself goes to stderr
-so a stray print cannot corrupt the stream), wrapped so a push can wait until its line has been flushed. Everything
-here depends on SDK details (tested against the pinned `mcp` range in pyproject.toml).
+MCPServer runs stdio only with default capabilities, so this module runs the low-level server with ours. With
+channels it also refuses `server/discover` (the 2026-07-28 handshake) with -32601 before the SDK sees it: Claude Code
+drops channel events on such "modern" connections, and falls back to `initialize` (where `experimental
+["claude/channel"]` is honoured) when discover is refused. Without channels the SDK answers discover as usual. This
+module also owns the wire: stdout is a private copy of fd 1 (fd 1 itself goes to stderr so a stray print cannot
+corrupt the stream), wrapped so a push can wait until its line has been flushed. Everything here depends on SDK
+details (tested against the pinned `mcp` range in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Awaitable, Callable, Literal
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
-from mcp_types import DiscoverResult, Notification, NotificationParams, RequestParams
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.shared.message import SessionMessage
+from mcp_types import (METHOD_NOT_FOUND, ErrorData, JSONRPCError, JSONRPCRequest, Notification,
+                       NotificationParams)
 
 CHANNEL_CAPABILITY = "claude/channel"
 CHANNEL_METHOD = "notifications/claude/channel"
+DISCOVER = "server/discover"
 
 
 class ChannelParams(NotificationParams):
@@ -65,27 +69,48 @@ def _private_stdout() -> TextIOWrapper:
     return TextIOWrapper(os.fdopen(wire, "wb"), encoding="utf-8")
 
 
+def discover_refusal(request_id) -> SessionMessage:
+    """The -32601 answer to `server/discover` that makes Claude Code fall back to `initialize`."""
+    return SessionMessage(JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(
+        code=METHOD_NOT_FOUND,
+        message="server/discover is not served with --channels: use initialize (channel events need it)")))
+
+
+def _is_discover(item: object) -> bool:
+    return (isinstance(item, SessionMessage) and isinstance(item.message, JSONRPCRequest)
+            and item.message.method == DISCOVER)
+
+
+async def _refuse_discover(source, sink, replies) -> None:
+    """Relay the client's messages to the server, answering each `server/discover` on the wire itself: the SDK
+    fixes a connection's era at its first request, so discover must never reach it for `initialize` to follow."""
+    async with sink, replies:
+        try:
+            async for item in source:
+                if _is_discover(item):
+                    await replies.send(discover_refusal(item.message.id))
+                else:
+                    await sink.send(item)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the server stopped reading first: nothing left to relay
+
+
 async def run_stdio(server: MCPServer, *, channels: bool = False,
                     companion: Callable[[TrackedStdout], Awaitable[None]] | None = None) -> None:
     """Serve `server` over stdio until the client closes stdin. With channels, declare the channel capability in
-    both handshakes; `companion(wire)` runs beside the server (the channel pusher) and is cancelled with it."""
+    `initialize` and refuse `server/discover`; `companion(wire)` runs beside the server (the channel pusher) and is
+    cancelled with it."""
     lowlevel = server._lowlevel_server
     experimental = {CHANNEL_CAPABILITY: {}} if channels else None
     options = lowlevel.create_initialization_options(experimental_capabilities=experimental)
-
-    async def discover(ctx, params: RequestParams) -> DiscoverResult:
-        return DiscoverResult(
-            supported_versions=list(MODERN_PROTOCOL_VERSIONS),
-            capabilities=lowlevel.get_capabilities(experimental_capabilities=experimental,
-                                                   protocol_version=ctx.protocol_version),
-            instructions=lowlevel.instructions,
-        )
-
-    lowlevel.add_request_handler("server/discover", RequestParams, discover)
     out = TrackedStdout(anyio.wrap_file(_private_stdout()))
     try:
         async with stdio_server(stdout=out) as (read_stream, write_stream):
             async with anyio.create_task_group() as tg:
+                if channels:
+                    source = read_stream
+                    relay, read_stream = anyio.create_memory_object_stream(0)
+                    tg.start_soon(_refuse_discover, source, relay, write_stream.clone())
                 if companion is not None:
                     tg.start_soon(companion, out)
                 await lowlevel.run(read_stream, write_stream, options)

@@ -196,7 +196,7 @@ async def bridge_receive(message_id: MessageId, wait_s: WaitS = None) -> AnswerR
 
     Waits at most `wait_s` seconds (default and maximum: 40 s) and returns status "waiting" if nothing came;
     call it again to keep waiting, or check with bridge_peers that the peer is still active. An answer that already
-    reached this session another way (bridge_listen, a hook, a channel event) is returned at once."""
+    reached this session another way (bridge_listen, a hook, bridge_read) is returned at once."""
     wait = wait_time(wait_s)
     session = me()
     return await _await_answer(lambda idle: bridge.receive(session, message_id, wait, idle=idle), message_id, wait)
@@ -205,7 +205,7 @@ async def bridge_receive(message_id: MessageId, wait_s: WaitS = None) -> AnswerR
 async def _await_answer(open_wait: Callable, question_id: str, wait_s: float) -> AnswerResult:
     try:
         async with taken(open_wait) as answer:
-            note = ("This answer was delivered before (e.g. by bridge_listen, a hook or a channel event); here it is "
+            note = ("This answer was delivered before (e.g. by bridge_listen, a hook or bridge_read); here it is "
                     "again." if answer["status"] == "read" else "Answered. Follow-up questions: call bridge_ask again.")
             return AnswerResult(status="answered", question_id=question_id, answer=message_out(answer), note=note)
     except Timeout:
@@ -221,7 +221,8 @@ async def bridge_listen(wait_s: WaitS = None) -> ListenResult:
     Use it to serve other sessions: for a "query", answer from everything you know (real code, exact names) with
     bridge_reply, then call bridge_listen again; keep listening until the user stops you. Waits at most `wait_s`
     seconds (default and maximum: 40 s) and returns status "waiting" when nothing came: call bridge_listen again.
-    Each message is delivered once: bridge_listen, hooks and channels never hand out the same message twice."""
+    Each message is delivered once: bridge_listen, bridge_read and hooks never hand out the same message twice
+    (a monitor line or a channel event only points at a message; it is still waiting here)."""
     session = me()
     wait = wait_time(wait_s)
     try:
@@ -240,7 +241,7 @@ async def bridge_listen(wait_s: WaitS = None) -> ListenResult:
 
 @tool(read_only=False)
 def bridge_reply(message_id: MessageId, text: Text) -> SendResult:
-    """Answer a message this session received (a query from bridge_listen, a hook or a channel notification).
+    """Answer a message this session received (a query from bridge_listen, bridge_read or a hook).
 
     Answer from your full context: include the real code, names and versions the asker needs."""
     return SendResult(message=message_out(bridge.reply(me(), message_id, text)))

@@ -4,7 +4,7 @@
                                  # every crash point and pair three times takes 5)
     ./dev bench --quick          # fewer trials, shorter idle window, backlogs of at most 10,000
     ./dev bench --only backlog   # just (f) and (g); --only takes a comma list of: wake,read,throughput,idle,backlog,crash,
-                                 # hotpaths (bench/hotpaths.py)
+                                 # hotpaths (bench/hotpaths.py), push (bench/push.py)
 
 (a) send -> wake of a blocked bridge-listen.sh and of an in-process waiter, next to the floor measured in the same
     run (a bare rename seen through the same inotify mechanism, and `python -c pass`);
@@ -264,7 +264,7 @@ def bench_idle(seconds: float) -> None:
     ])
 
 
-PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths")
+PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push")
 
 
 def main() -> None:
@@ -296,6 +296,10 @@ def main() -> None:
 
         hotpaths.bench_hotpaths(7 if args.quick else 21)
         hotpaths.print_verdicts()
+    if "push" in only:
+        import push  # bench/push.py: notifier latency and idle cost, tmux push, the rig's woken turn
+
+        push.bench_push(8 if args.quick else 15)
     backlog.print_verdicts()
 
 

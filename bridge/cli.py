@@ -16,7 +16,7 @@ import click
 import orjson
 
 import bridge
-from bridge import __version__, delivery, render, views
+from bridge import __version__, delivery, layout, render, views
 from bridge.errors import BridgeError
 from bridge.terminal import safe, safe_line
 
@@ -509,7 +509,117 @@ def watch(driver: str, pane: str | None) -> None:
     """
     from bridge.drivers import announcers, notifier  # only this long-running command needs them
 
-    sys.exit(notifier.Notifier(driver, announcers.pick(driver, pane)).run())
+    try:
+        announce = announcers.pick(driver, pane)
+    except BridgeError as e:
+        click.echo(f"Error: {e.worded(WORDS)}", err=True)
+        sys.exit(e.exit_code)
+    sys.exit(notifier.Notifier(driver, announce).run())
+
+
+# --- driving a peer's tmux pane (bridge/drivers/tmux.py) -----------------------------------------------------------
+
+PANE = click.option("--pane", help="The tmux pane (%N or session:window.pane) instead of the one the peer runs in.")
+
+
+@command(main, "read-peer", epilog=EXIT_CODES)
+@click.argument("peer")
+@click.option("--lines", type=click.IntRange(min=1, max=2000), help="Only the last N lines of the screen.")
+@PANE
+def read_peer(peer: str, lines: int | None, pane: str | None, as_json: bool) -> None:
+    """Print a peer agent's visible tmux screen as text (its agent must run inside tmux).
+
+    \b
+    Example:
+        session-bridge read-peer web --lines 40
+    """
+    from bridge.drivers import panes, tmux
+
+    session, ref = panes.peer_pane(peer, pane)
+    screen = tmux.read_peer(ref, lines)
+    if as_json:
+        return emit(session_id=session.id, screen=screen)
+    click.echo(safe(screen))
+
+
+@command(main, "detect-question", epilog=EXIT_CODES)
+@click.argument("peer")
+@PANE
+def detect_question(peer: str, pane: str | None, as_json: bool) -> None:
+    """Tell what a peer agent in tmux is doing: busy, menu (with its options), text, idle or unknown.
+
+    \b
+    Examples:
+        session-bridge detect-question web
+        session-bridge detect-question web --json     # the menu's options, the screen rows it read
+    """
+    from bridge.drivers import panes, tmux
+
+    session, ref = panes.peer_pane(peer, pane)
+    found = tmux.detect_question(ref)
+    if as_json:
+        d = found.to_dict()
+        return emit(session_id=session.id, **{k: d[k] for k in ("state", "question", "options", "evidence")})
+    click.echo(f"{found.state}" + (f" ({safe_line(found.why)})" if found.why else ""))
+    if found.question:
+        click.echo(f"  {safe_line(found.question)}")
+    for o in found.options:
+        click.echo(f"  {'>' if o.selected else ' '} {o.number}. {safe_line(o.label)}")
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("peer")
+@click.option("--choice", type=click.IntRange(min=1), help="Pick option N of the menu on the peer's screen.")
+@click.option("--text", help="Type one line literally (never read as key names), then Enter.")
+@click.option("--key", "keys", multiple=True, help="A named key (Enter, Escape, Up, Down, Tab, C-c, ...); repeatable.")
+@click.option("--force", is_flag=True, help="Send even when the screen does not show a menu or a question.")
+@PANE
+def respond(peer: str, choice: int | None, text: str | None, keys: tuple[str, ...], force: bool, pane: str | None,
+            as_json: bool) -> None:
+    """Answer a menu or prompt on a peer agent's tmux screen (e.g. a permission prompt); one of --choice, --text,
+    --key. Refused, with the reason, when the screen shows no such menu or question.
+
+    \b
+    Examples:
+        session-bridge respond web --choice 1
+        session-bridge respond web --text "yes, use the staging database"
+    """
+    from bridge.drivers import panes, tmux
+
+    if (choice is not None) + (text is not None) + bool(keys) != 1:
+        raise click.UsageError("give exactly one of --choice, --text or --key")
+    session, ref = panes.peer_pane(peer, pane)
+    result = tmux.respond(ref, choice=choice, text=text, keys=keys, force=force)
+    if as_json:
+        emit(session_id=session.id, status=result.status, detail=result.detail)
+    else:
+        click.echo(f"{result.status}: {safe_line(result.detail)}")
+    if result.status != "sent":
+        sys.exit(1)
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("peer")
+@click.argument("text")
+@PANE
+def push(peer: str, text: str, pane: str | None, as_json: bool) -> None:
+    """Paste one prompt into a peer agent's tmux pane and press Enter, only if it sits idle at its prompt (bracketed
+    paste: quotes, newlines and control characters arrive as text, never as keys). Pushed is not read.
+
+    \b
+    Example:
+        session-bridge push web "a question waits for you: run session-bridge inbox"
+    """
+    from bridge.drivers import panes, tmux
+
+    session, ref = panes.peer_pane(peer, pane)
+    result = tmux.push(ref, text, state_dir=session.root / layout.TMUX_STATE)
+    if as_json:
+        emit(session_id=session.id, status=result.status, detail=result.detail)
+    else:
+        click.echo(f"{result.status}: {safe_line(result.detail)}")
+    if result.status != "pushed":
+        sys.exit(1)
 
 
 @main.command()

@@ -61,6 +61,7 @@ REGISTRY_LOCK = "registry.lock"  # in .locks/
 BACKGROUND_LOCK = ".background.lock"  # in a session dir: at most one background listener per session
 BACKGROUND_FLAG = ".background-listen"  # in a session dir while background listening is on (scripts/hook reads it)
 DELIVERY = ".delivery"  # in a session dir: <path>.json, each delivery path's last result (bridge/delivery.py)
+TMUX_STATE = ".tmux"  # in the bridge dir: per-pane push cooldowns and locks (bridge/drivers/tmux.py)
 LOGS = "logs"  # in the bridge dir: what long-running notifiers did and why (their stdout is the agent's)
 PROJECT_INDEX = ".project"  # in a session dir: its projectPath as one line, for scripts/hook (which reads no JSON)
 ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)

@@ -224,7 +224,7 @@ def test_amp_mcp_doctor_connects_without_an_api_key(tmp_path):
     m = real(tmp_path, "amp")
     m.run("init", "--provider", "amp")
     row = m.doctor("amp")
-    assert row["health"] is True and "connected (14 tools:" in row["detail"] and "bridge_ask" in row["detail"], row
+    assert row["health"] is True and "connected (17 tools:" in row["detail"] and "bridge_ask" in row["detail"], row
 
     m.break_command(m.home / ".config" / "amp" / "settings.json")
     row = m.doctor("amp", code=1)

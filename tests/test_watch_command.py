@@ -135,7 +135,7 @@ def test_another_delivery_mode_keeps_it_quiet_and_auto_brings_it_back(bridge, wa
     proc, lines, _ = watcher("lib", host)
     log = bridge.root / "logs" / f"monitor-{host.pid}.log"
     quiet = bridge.cli("app", "send", "lib", "note", "not announced", check=True).out.strip()
-    until(lambda: "delivery is hook, not monitor: silent" in log.read_text(), "it says why it is silent")
+    until(lambda: log.exists() and "delivery is hook, not monitor: silent" in log.read_text(), "it says why")
     assert states(bridge, "app")[quiet] == "queued"
     bridge.cli("lib", "delivery", "auto", check=True, BRIDGE_HOST_PID=host.pid)
     assert quiet in lines.next()  # the waiting one is announced once the mode allows it

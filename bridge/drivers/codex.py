@@ -25,8 +25,13 @@ def queue(thread_id: str, text: str, codex: str | None = None) -> None:
     except subprocess.TimeoutExpired:
         raise BridgeError(f"codex queue did not finish within {QUEUE_TIMEOUT_S}s") from None
     if r.returncode != 0:
-        said = (r.stderr.strip() or r.stdout.strip()).splitlines()
-        raise BridgeError(f"codex queue exited {r.returncode}: {said[-1] if said else 'no output'}")
+        raise BridgeError(f"codex queue exited {r.returncode}: {_reason(r.stderr or r.stdout)}")
+
+
+def _reason(output: str) -> str:
+    """Codex's own one-line reason: its `Error: ...` line (a stack backtrace follows it), else its first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip() and not line.startswith("WARNING:")]
+    return next((line for line in lines if line.startswith("Error:")), lines[0] if lines else "no output")
 
 
 def announce(session: Session, due: list[dict]) -> str:

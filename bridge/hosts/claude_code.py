@@ -76,6 +76,6 @@ class ClaudeCode(Host):
 
 
 HOST = ClaudeCode("claude-code", "Claude Code", ("claude",), ("user", "project"),
-                  "the 14 bridge_* tools (or the plugin: tools, /bridge, skill, hooks)",
+                  "the 17 bridge_* tools (or the plugin: tools, /bridge, skill, hooks)",
                   wake="the plugin's monitor wakes an idle interactive session with a pointer line; with "
                        "background listening on and no monitor, the Stop hook; none in claude -p")

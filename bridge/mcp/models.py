@@ -128,3 +128,32 @@ class StatusResult(Result):
 class StopResult(Result):
     stopped: str
     notified: list[str] = Field(description="Peers told that this session ended")
+
+
+class ScreenResult(Result):
+    session_id: str = Field(description="The peer session whose pane was read")
+    screen: str = Field(description="The peer's visible tmux screen as plain text")
+
+
+class MenuOption(Shape):
+    number: int
+    label: str
+    selected: bool = Field(description="The menu's cursor is on it")
+
+
+class QuestionResult(Result):
+    session_id: str
+    state: Literal["busy", "menu", "text", "idle", "unknown"] = Field(
+        description="busy: working, do not type; menu: waits for a choice (options); text: waits for typed text; "
+                    "idle: at its input prompt; unknown: not recognized (read the screen)")
+    question: str | None = Field(description="The menu's question, when one is on screen")
+    options: list[MenuOption] = Field(description="The menu's options; answer with bridge_respond(choice=number)")
+    evidence: list[str] = Field(description="The screen rows the state was read from")
+
+
+class RespondResult(Result):
+    session_id: str
+    status: Literal["sent", "refused", "no-pane"] = Field(
+        description="sent: the keys went to the pane (read it again to see the effect); refused: nothing was sent "
+                    "(see detail)")
+    detail: str

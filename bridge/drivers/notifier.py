@@ -159,7 +159,7 @@ class Notifier:
                 due.clear()
                 raise
             except Exception as e:
-                delivery.record(session, self.kind, False, f"{e}"[:200])
+                delivery.record(session, self.kind, False, str(e))
                 due.clear()
                 raise
             self.next_line_at = time.monotonic() + COALESCE_S

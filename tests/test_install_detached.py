@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from claude_support import export_tree
 from support import REPO, require_tool
 
 LAUNCHER = REPO / "scripts" / "session-bridge"
@@ -54,18 +54,6 @@ def user_env(tmp: Path, home: Path, **extra: str) -> dict:
     env.update(HOME=str(home), PATH=f"{pybin}:/usr/bin:/bin", BRIDGE_DIR=str(tmp / "bridge"),
                PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"), **extra)
     return env
-
-
-def export_tree(dest: Path) -> Path:
-    """A clone of the working tree, as a user's marketplace clone: tracked and new files, no ignored ones (.venv)."""
-    files = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], cwd=REPO, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 class Data:

@@ -10,47 +10,19 @@ session on exit. What Claude did is read from its own transcript.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-
+from claude_support import (MARKETPLACE, PLUGIN, base_python_bin, clean_env, export_tree, install_plugin, run,
+                            transcript_context)
 from support import REPO, require_tool
-
-MARKETPLACE = PLUGIN = "session-bridge"
 
 
 @pytest.fixture(scope="module")
 def claude() -> str:
     return require_tool("claude")
-
-
-def clean_env(home: Path, tmp: Path, **extra: str) -> dict:
-    """The environment of a fresh user: no agent, model, bridge or XDG variables from this machine."""
-    drop = ("CLAUDE", "ANTHROPIC", "BRIDGE_", "XDG_", "PROJECT_DIR")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(HOME=str(home), TMPDIR=str(tmp), **extra)
-    return env
-
-
-def run(cmd: list[str], env: dict, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
-def export_tree(dest: Path) -> Path:
-    """A clone of the working tree: tracked and new files, without ignored ones (.venv, caches)."""
-    files = subprocess.run(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], cwd=REPO, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def test_plugin_and_marketplace_validate_strict_with_no_warnings(claude, tmp_path):
@@ -63,39 +35,16 @@ def test_plugin_and_marketplace_validate_strict_with_no_warnings(claude, tmp_pat
         assert "warning" not in out.lower() and "error" not in out.lower(), out
 
 
-def transcript_context(home: Path) -> dict[str, list[str]]:
-    """additionalContext Claude Code took from each hook event, from every transcript under this HOME."""
-    got: dict[str, list[str]] = {}
-    for path in (home / ".claude" / "projects").glob("*/*.jsonl"):
-        for line in path.read_text().splitlines():
-            a = orjson.loads(line).get("attachment") or {}
-            if a.get("type") == "hook_additional_context":
-                got.setdefault(a["hookEvent"], []).extend(a["content"])
-    return got
-
-
-def base_python_bin(tmp: Path) -> str:
-    """A PATH entry with python3 (this interpreter's base) and no session-bridge next to it."""
-    d = tmp / "pybin"
-    d.mkdir()
-    (d / "python3").symlink_to(getattr(sys, "_base_executable", sys.executable))
-    return str(d)
-
-
 def test_install_from_marketplace_bootstraps_and_claude_runs_the_hooks(claude, bridge, hosts, tmp_path):
     home, tmp = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
     tmp.mkdir()
     tree = export_tree(tmp_path / "clone")
     env = clean_env(home, tmp)
-    for cmd in (["marketplace", "add", str(tree)], ["install", f"{PLUGIN}@{MARKETPLACE}"]):
-        r = run([claude, "plugin", *cmd], env)
-        assert r.returncode == 0, r.stdout + r.stderr
+    install_path = install_plugin(claude, env, tree)
     r = run([claude, "plugin", "details", f"{PLUGIN}@{MARKETPLACE}"], env)
     assert "Skills (2)  bridge, bridge-awareness" in r.stdout, r.stdout
     assert "Hooks (4)  SessionStart, UserPromptSubmit, SessionEnd, Stop" in r.stdout, r.stdout
-    installed = orjson.loads((home / ".claude" / "plugins" / "installed_plugins.json").read_bytes())
-    install_path = Path(installed["plugins"][f"{PLUGIN}@{MARKETPLACE}"][0]["installPath"])
 
     # first /bridge start in the installed copy: no session-bridge on PATH, so it installs itself, once
     pip_cache = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")

@@ -7,7 +7,8 @@
     notifier's 2 s rate limit first, as a lone message does.
 (i) what a notifier costs while nothing arrives: the watch process's RSS and CPU over an idle window, and the
     monitor's shell loop before the session is bridged.
-(j) tmux push: a pointer pasted into a pane until the program in it has read it (bench/tmux_push in tests).
+(k) a real interactive Claude Code in tmux with a scripted model (the tests' rig): a peer's `ask` -> the idle
+    session's woken turn and -> the answer, woken by the plugin's monitor and by the Stop hook.
 """
 
 from __future__ import annotations
@@ -148,9 +149,31 @@ def monitor_shell_idle(rig: Rig) -> tuple[float, float]:
         mon.wait()
 
 
+def bench_woken(rounds: int) -> list[list[object]]:
+    """(k) a real interactive Claude Code in tmux, scripted model (tests/claude_support.py): a peer's ask -> the idle
+    session's woken turn, and -> the answer, through the plugin's monitor and through the Stop hook."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from claude_support import woken_turn_latency
+    except ImportError as e:
+        return [[f"(k) woken turn in Claude Code: skipped ({e})", "", "", ""]]
+    rows = []
+    for mode in ("monitor", "hook"):
+        if shutil.which("claude") is None or shutil.which("tmux") is None:
+            return [["(k) woken turn in Claude Code: skipped (claude or tmux not on PATH)", "", "", ""]]
+        got = woken_turn_latency(mode, rounds)
+        woken = [a.woken_s * 1000 for a in got]
+        answered = [a.answered_s * 1000 for a in got]
+        rows.append([f"(k) ask -> woken turn, {mode}, {rounds} rounds", f"{statistics.median(woken):.0f} ms",
+                     f"{max(woken):.0f} ms (max)", ""])
+        rows.append([f"(k) ask -> answer, {mode}", f"{statistics.median(answered):.0f} ms",
+                     f"{max(answered):.0f} ms (max)", ""])
+    return rows
+
+
 def bench_push(runs: int = 15) -> None:
     """Print the push table."""
-    rows = bench_monitor(runs)
+    rows = bench_monitor(runs) + bench_woken(3)
     table("reaching a live session", ["path", "median / size", "p95 / CPU", "target"], rows)
 
 

@@ -645,11 +645,18 @@ class IdleSession:
         return Asked(r.returncode, r.stdout, r.stderr, woken, woken.at - t0 if woken else None, answered, last)
 
 
-def woken_turn_latency(mode: str = "monitor", rounds: int = 3, claude: str | None = None) -> list[Asked]:
+def woken_turn_latency(mode: str = "monitor", rounds: int = 3, claude: str | None = None,
+                       spacing_s: float = 2.5) -> list[Asked]:
     """For bench/: in a live interactive Claude Code (tmux, scripted model), how long from a peer's
     `session-bridge ask` to the idle session's woken turn (Asked.woken_s) and to the answer (Asked.answered_s),
-    `rounds` times. mode: "monitor" (the plugin's monitor) or "hook" (the Stop hook, background listening)."""
+    `rounds` times, `spacing_s` apart (past the notifier's 2 s between lines: each is a lone message).
+    mode: "monitor" (the plugin's monitor) or "hook" (the Stop hook, background listening)."""
     claude = claude or shutil.which("claude") or str(REPO / ".venv" / "npm" / "bin" / "claude")
     with tempfile.TemporaryDirectory(prefix="bridge-wake-", ignore_cleanup_errors=True) as d:
         with IdleSession(Path(d), claude, mode) as lib:
-            return [lib.ask(f"question {i}: what changed in v2?") for i in range(rounds)]
+            got = []
+            for i in range(rounds):
+                if i:
+                    time.sleep(spacing_s)  # a measured gap between rounds, not a synchronization
+                got.append(lib.ask(f"question {i}: what changed in v2?"))
+            return got

@@ -246,7 +246,10 @@ def test_doctor_lists_every_host_with_the_fix(machine):
     machine.run("init", "--provider", "cursor")
     table = machine.run("doctor").stdout.splitlines()
     assert table[0].split() == ["HOST", "INSTALLED", "CONFIGURED", "HEALTH", "FIX", "/", "DETAIL"]
-    assert len(table) == 11  # the header and the ten agent CLIs
+    rows, after = table[1:11], table[11:]  # the ten agent CLIs, then how each installed one wakes an idle session
+    assert not any(" wakes: " in r for r in rows)
+    assert after and all(" wakes: " in line for line in after)
+    assert any(line.startswith("Cursor wakes: no wake primitive") for line in after)
 
 
 def test_a_config_that_is_a_symlink_stays_one(machine):

@@ -23,10 +23,11 @@ def send(bridge, text: str, *extra: str) -> str:
 
 
 def test_a_question_goes_queued_noticed_read_answered(bridge, pair):
-    q = send(bridge, "What changed in v2?")
+    q = send(bridge, "What changed in v2?\nThe body: getUser() went away.")
     assert states(bridge)[q] == "queued"
     pointer = bridge.cli("lib", "notice", check=True).out
-    assert q in pointer and "What changed" not in pointer  # a pointer, never the body
+    assert q in pointer and '"What changed in v2?"' in pointer  # a pointer with a subject...
+    assert "getUser" not in pointer  # ...never the body
     assert states(bridge)[q] == "noticed"
     assert bridge.cli("lib", "read", q, check=True).out.count("What changed in v2?") == 1
     assert states(bridge)[q] == "read"

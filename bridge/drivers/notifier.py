@@ -88,6 +88,7 @@ class Notifier:
         self.failures = 0
         self._said = ""  # the last "why I am silent", logged once per change
         self.bound: str | None = None  # the session id this notifier last served
+        self._waiting = ""  # why the driver last said "not now", logged once until an announcement gets through
 
     def agent_alive(self) -> bool:
         """True while the agent this notifier serves runs (always, when started outside any agent)."""
@@ -152,7 +153,9 @@ class Notifier:
             try:
                 detail = self.announce(session, due)
             except Later as e:
-                self.log.info("not now: %s; again in %.0f s", e, e.after)
+                if str(e) != self._waiting:  # a long busy turn is one log line, not one per retry
+                    self._waiting = str(e)
+                    self.log.info("not now: %s; trying again every %.0f s", e, e.after)
                 due.clear()  # nothing was told: nothing is marked noticed
                 return e.after
             except Gone:
@@ -163,6 +166,7 @@ class Notifier:
                 due.clear()
                 raise
             self.next_line_at = time.monotonic() + COALESCE_S
+            self._waiting = ""
             ids = ", ".join(m["id"] for m in due)
             self.log.info("%s: %s", detail, ids)
             delivery.record(session, self.kind, True, f"noticed {len(due)} message(s)")

@@ -98,6 +98,7 @@ def bench_claim_backlog(env_cls, table, quick: bool) -> None:
     warm = e.session("warm-up")  # the process's first claim also starts the inotify thread: not part of any row
     fill_pending(warm.mailbox, e.app.manifest, warm.id, 3)
     warm_box = Mailbox(warm.dir)
+    warm_box.follow()  # a reader that claims again and again follows arrivals, as a listen or a drain does
     for _ in range(3):
         claim_one(warm_box)
 
@@ -111,6 +112,7 @@ def bench_claim_backlog(env_cls, table, quick: bool) -> None:
 
     for n in sizes:
         boxes[n] = Mailbox(readers[n].dir)  # a fresh reader: its first claim lists the inbox
+        boxes[n].follow()
         first[n] = claim_one(boxes[n])[0]
         top_up(n)
     wall: dict[int, list[float]] = {n: [] for n in sizes}
@@ -131,6 +133,7 @@ def bench_claim_backlog(env_cls, table, quick: bool) -> None:
              fmt_ms(statistics.median(cpu[n])), f"{steady[n] / steady[sizes[0]]:.2f}x"] for n in sizes]
 
     drain_box = Mailbox(readers[drain_n].dir)  # still exactly drain_n pending: drain it all with a fresh reader
+    drain_box.follow()
     pending = drain_box.count()
     t = time.perf_counter()
     drained = 0
@@ -186,7 +189,7 @@ def hook_summary(stdout: bytes) -> tuple[int, int | None, int]:
     """(messages handed over, the 'N more wait' count or None, characters of additionalContext)."""
     out = orjson.loads(stdout)
     text = (out.get("hookSpecificOutput") or {}).get("additionalContext", "")
-    handed = len(re.findall(r"^--- ", text, re.MULTILINE))
+    handed = len(re.findall(r"^\[[a-z][a-z0-9-]*\] from ", text, re.MULTILINE))  # render.message's head line
     more = re.search(r"\((\d+) more message\(s\) wait", text)
     return handed, int(more.group(1)) if more else None, len(text)
 

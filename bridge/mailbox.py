@@ -105,7 +105,8 @@ class Mailbox:
     reports: list[str] = field(default_factory=list)  # quarantine notices this reader produced
     _arrivals: Subscription | None = field(default=None, repr=False)
     _following: bool = field(default=False, repr=False)  # asked for _arrivals (it stays None where none can start)
-    _pending: SortedList | None = field(default=None, repr=False)  # (send time, name) of pending messages
+    # (send time, name) of pending messages, in order: a SortedList for a follower, else a sorted list
+    _pending: SortedList | list | None = field(default=None, repr=False)
     _keys: dict[str, int] = field(default_factory=dict, repr=False)  # name -> its send time in _pending
     _heads: dict[str, tuple[dict, int]] = field(default_factory=dict, repr=False)  # left by a filter: (msg, inode)
     _listed_at: float = field(default=0.0, repr=False)
@@ -158,9 +159,12 @@ class Mailbox:
                 return self._pending
         listing = self._list_inbox()
         self._keys = dict((name, t) for t, name in listing)
-        from sortedcontainers import SortedList  # readers only: a one-shot send never lists an inbox
+        if self._following:
+            from sortedcontainers import SortedList  # followers only: they insert arrivals one by one
 
-        self._pending = SortedList(listing)  # one sort of flat (int, str) pairs, not n inserts
+            self._pending = SortedList(listing)  # one sort of flat (int, str) pairs, not n inserts
+        else:
+            self._pending = sorted(listing)  # a one-shot look only takes from it: a sorted list will do
         self._heads = {}
         self._listed_at = time.monotonic()
         return self._pending
@@ -182,7 +186,10 @@ class Mailbox:
     def _drop(self, name: str) -> None:
         t = self._keys.pop(name, None)
         if t is not None:
-            self._pending.discard((t, name))
+            try:
+                self._pending.remove((t, name))
+            except ValueError:
+                pass  # gone already
         self._heads.pop(name, None)
 
     def _list_inbox(self) -> list[tuple[int, str]]:

@@ -589,13 +589,7 @@ def respond(peer: str, choice: int | None, text: str | None, keys: tuple[str, ..
     if (choice is not None) + (text is not None) + bool(keys) != 1:
         raise click.UsageError("give exactly one of --choice, --text or --key")
     session, ref = panes.peer_pane(peer, pane)
-    result = tmux.respond(ref, choice=choice, text=text, keys=keys, force=force)
-    if as_json:
-        emit(session_id=session.id, status=result.status, detail=result.detail)
-    else:
-        click.echo(f"{result.status}: {safe_line(result.detail)}")
-    if result.status != "sent":
-        sys.exit(1)
+    _outcome(session, tmux.respond(ref, choice=choice, text=text, keys=keys, force=force), "sent", as_json)
 
 
 @command(main, epilog=EXIT_CODES)
@@ -613,12 +607,16 @@ def push(peer: str, text: str, pane: str | None, as_json: bool) -> None:
     from bridge.drivers import panes, tmux
 
     session, ref = panes.peer_pane(peer, pane)
-    result = tmux.push(ref, text, state_dir=session.root / layout.TMUX_STATE)
+    _outcome(session, tmux.push(ref, text, state_dir=session.root / layout.TMUX_STATE), "pushed", as_json)
+
+
+def _outcome(session: bridge.Session, result, done: str, as_json: bool) -> None:
+    """A tmux action's status and detail; exit 1 unless it did what was asked (`done`)."""
     if as_json:
         emit(session_id=session.id, status=result.status, detail=result.detail)
     else:
         click.echo(f"{result.status}: {safe_line(result.detail)}")
-    if result.status != "pushed":
+    if result.status != done:
         sys.exit(1)
 
 

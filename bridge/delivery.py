@@ -102,6 +102,18 @@ def describe(session: Session, now: float | None = None) -> str:
 
 
 def pushes_here(session: Session) -> bool:
-    """Whether a push that is not a notifier (the Stop hook's background wait, a channel pointer) should serve this
-    session: delivery is not hook or off, and no running notifier already tells the agent."""
+    """Whether a channel pointer should serve this session: delivery is not hook or off, and no running notifier
+    already tells the agent."""
     return mode(session) not in ("hook", "off") and resolve(session) not in NOTIFIERS
+
+
+def background_waits(session: Session) -> bool:
+    """Whether the Stop hook's background wait (background listening on) should serve this session: not in a
+    headless `claude -p` (nobody is left to wake, and the wait would hold the process open), delivery is not off,
+    and no running notifier already wakes the agent (a monitor does it without holding a hook)."""
+    return not identity.headless() and mode(session) != "off" and resolve(session) not in NOTIFIERS
+
+
+def prompt_hook_hands_over(session: Session) -> bool:
+    """Whether the prompt hook hands waiting messages over with the user's prompt: every mode but off."""
+    return mode(session) != "off"

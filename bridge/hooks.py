@@ -25,7 +25,7 @@ import orjson
 import psutil
 
 import bridge
-from bridge import delivery, identity, render, views
+from bridge import delivery, render, views
 from bridge.errors import BridgeError
 from bridge.render import TRUST
 from bridge.terminal import safe_line
@@ -218,7 +218,7 @@ def user_prompt_submit(data: dict, answer: Answer) -> dict | None:
     """The messages waiting for this session, oldest first within the budget, framed as peer input. They are
     marked read only after their text is on stdout; if the deadline comes first they stay pending."""
     me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
-    if me is None or me.manifest.get("delivery") == "off":
+    if me is None or not delivery.prompt_hook_hands_over(me):
         return {}
     handed_over(me, f"=== session-bridge: messages from peer sessions to {me.id} ===\n{TRUST}",
                 f"read them one at a time with: {cli()} listen --timeout 5",
@@ -240,21 +240,12 @@ def session_end(data: dict, answer: Answer) -> dict:
     return {}
 
 
-def _wait_here(me: bridge.Session) -> bool:
-    """Whether the Stop hook should wait for this session's next message: not in a headless `claude -p` (nothing
-    is left to wake, and the wait would hold the process open), and only where no notifier announces for it (a
-    monitor wakes the session without holding a hook) and delivery is not off."""
-    if identity.headless():
-        return False
-    return delivery.mode(me) != "off" and delivery.resolve(me) not in delivery.NOTIFIERS
-
-
 def background_listen() -> None:
     """(Stop hook, asyncRewake) Wait for a message while the session is idle; exit 2 with it to wake the agent."""
     data = payload()
     try:
         me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
-        if me is None or not me.manifest.get("backgroundListen") or not _wait_here(me):
+        if me is None or not me.manifest.get("backgroundListen") or not delivery.background_waits(me):
             return emit({})
         delivery.record(me, "background", True, "waiting while the session is idle")
         with bridge.listen_in_background(me, BACKGROUND_TIMEOUT_S) as msg:

@@ -31,6 +31,7 @@ from typing import Callable, Iterator
 import orjson
 
 from messages_api import MessagesApi, Request, Turn, bash, tool_use  # tests/ is on sys.path (pytest; bench.py)
+from support import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 MARKETPLACE = PLUGIN = "session-bridge"
@@ -98,21 +99,6 @@ def install_plugin(claude: str, env: dict, tree: Path) -> Path:
 
 
 # --- waiting without sleeping -----------------------------------------------------------------------------------
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05,
-               details: Callable[[], str] | None = None):
-    """Poll check() until it returns something truthy (returned) or the deadline passes (AssertionError naming
-    `what`, plus details() if given). For conditions nothing notifies us of: a file, a pane's text, a process."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}"
-                                 + (f"\n{details()}" if details else ""))
-        time.sleep(interval)
 
 
 @dataclass
@@ -340,21 +326,31 @@ def load_tools(req: Request, *tools: str) -> Turn | None:
     return None
 
 
+def _mcp_progress(req: Request, label: str, *tools: str):
+    """How an MCP-tool policy starts each turn: load the tools (ToolSearch), call bridge_start, stop on a tool
+    error. Returns that Turn, or (tool, result, exchange) of the last bridge call for the policy to go on from."""
+    load = load_tools(req, "bridge_start", *tools)
+    if load:
+        return load
+    calls = [e for e in req.exchanges(since_prompt=True) if e.name.startswith(MCP_PREFIX)]
+    if not calls:
+        return Turn(mcp_call("bridge_start", label=label))
+    last = calls[-1]
+    tool = last.name.removeprefix(MCP_PREFIX)
+    if last.is_error:
+        return Turn(f"Stopped: {tool} failed: {last.output}")
+    return tool, last.json(), last
+
+
 def mcp_listener(label: str, answer: Answerer) -> Callable[[Request], Turn]:
     """A model serving peers with the plugin's MCP tools: bridge_start, bridge_listen (again while "waiting"),
     bridge_reply to the query, then it ends its turn."""
 
     def policy(req: Request) -> Turn:
-        load = load_tools(req, "bridge_start", "bridge_listen", "bridge_reply")
-        if load:
-            return load
-        calls = [e for e in req.exchanges(since_prompt=True) if e.name.startswith(MCP_PREFIX)]
-        if not calls:
-            return Turn(mcp_call("bridge_start", label=label))
-        last = calls[-1]
-        tool, result = last.name.removeprefix(MCP_PREFIX), last.json()
-        if last.is_error:
-            return Turn(f"Stopped: {tool} failed: {last.output}")
+        step = _mcp_progress(req, label, "bridge_listen", "bridge_reply")
+        if isinstance(step, Turn):
+            return step
+        tool, result, last = step
         if tool == "bridge_start" or (tool == "bridge_listen" and result.get("status") != "message"):
             return Turn(mcp_call("bridge_listen"))
         if tool == "bridge_listen":
@@ -369,16 +365,10 @@ def mcp_asker(label: str, peer: str, question: str) -> Callable[[Request], Turn]
     """A model asking a peer with the MCP tools: bridge_start, bridge_ask, bridge_receive while "waiting"."""
 
     def policy(req: Request) -> Turn:
-        load = load_tools(req, "bridge_start", "bridge_ask", "bridge_receive")
-        if load:
-            return load
-        calls = [e for e in req.exchanges(since_prompt=True) if e.name.startswith(MCP_PREFIX)]
-        if not calls:
-            return Turn(mcp_call("bridge_start", label=label))
-        last = calls[-1]
-        tool, result = last.name.removeprefix(MCP_PREFIX), last.json()
-        if last.is_error:
-            return Turn(f"Stopped: {tool} failed: {last.output}")
+        step = _mcp_progress(req, label, "bridge_ask", "bridge_receive")
+        if isinstance(step, Turn):
+            return step
+        tool, result, last = step
         if tool == "bridge_start":
             return Turn(mcp_call("bridge_ask", peer=peer, question=question))
         if result.get("status") == "waiting":
@@ -484,7 +474,7 @@ class Pane:
         """Wait until the pane shows `needle` (or needle(text) is truthy)."""
         check = needle if callable(needle) else (lambda t: needle in t)
         return wait_until(lambda: check(self.text()), timeout, what or f"{needle!r} in the pane",
-                          interval=0.1, details=lambda: f"--- pane ---\n{self.text()[-3000:]}")
+                          every=0.1, details=lambda: f"--- pane ---\n{self.text()[-3000:]}")
 
     def ready(self, timeout: float = 90) -> None:
         """Wait for Claude Code's input prompt."""
@@ -623,7 +613,7 @@ class IdleSession:
             return path.get("armed", False) if self.mode == "monitor" else path.get("at", 0) >= since
         what = ("lib's Stop hook (session-bridge hook background-listen) to start waiting for a message after its turn"
                 if self.mode == "hook" else "lib's plugin monitor (session-bridge watch) to serve its session")
-        wait_until(ready, timeout, what, interval=0.1,
+        wait_until(ready, timeout, what, every=0.1,
                    details=lambda: f"delivery: {self.delivery()}\n--- pane ---\n{self.pane.text()[-2000:]}")
 
     def ask(self, question: str, timeout: float = 90) -> Asked:

@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import orjson
 import pytest
@@ -16,6 +18,23 @@ BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
 CLI = [sys.executable, "-m", "bridge"]
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 60, what: str = "the condition", every: float = 0.05,
+               details: Callable[[], str] | None = None) -> T:
+    """check()'s first truthy value, polled until the deadline; else AssertionError naming `what` with check()'s
+    last value (and details() if given). For conditions nothing notifies a test of: a file, a pane's text, a
+    process's state. Generous deadlines: the machine may be loaded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g}s (last: {got!r})"
+                                 + (f"\n{details()}" if details else ""))
+        time.sleep(every)
 
 
 def require_tool(name: str) -> str:

@@ -34,22 +34,15 @@ import psutil
 import pytest
 
 from fake_responses_api import Request, ResponsesApi, exec_command
-from support import CLI, require_tool
+from support import CLI, require_tool, wait_until
 
 DEADLINE = 60  # generous: a loaded 2-core machine
 CODEX_TIMEOUT = 120
 
 
 def until(condition, what: str, timeout: float = DEADLINE):
-    """Poll a condition (a file, a process, Codex's state) until it holds; fail with `what`."""
-    end = time.monotonic() + timeout
-    while True:
-        got = condition()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {timeout}s: {what} (last: {got!r})")
-        time.sleep(0.05)
+    """support.wait_until, with this module's deadline."""
+    return wait_until(condition, timeout, what)
 
 
 # --- Codex, offline --------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import pytest
 
 from claude_support import export_tree
 from support import REPO, require_tool
+from support import wait_until as wait_for
 
 LAUNCHER = REPO / "scripts" / "session-bridge"
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -105,17 +106,6 @@ class Data:
         """Which venv this is: made again from scratch, it would be a new inode."""
         st = (self.venv / "pyvenv.cfg").stat()
         return st.st_dev, st.st_ino
-
-
-def wait_for(condition, timeout: float, what: str):
-    """Poll a condition until it holds (its value is returned) or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = condition()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"gave up waiting for: {what}"
-        time.sleep(0.02)
 
 
 def start(env: dict, *args: str, stderr=subprocess.PIPE) -> subprocess.Popen:

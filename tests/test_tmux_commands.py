@@ -12,8 +12,8 @@ import orjson
 import pytest
 from mcp import Client
 
-from support import CLI, require_tool
-from tmux_support import CLAUDE_BUSY, CLAUDE_IDLE, CLAUDE_MENU, Tmux, clean_env, fake_agent, read, wait_until
+from support import CLI, require_tool, wait_until
+from tmux_support import CLAUDE_BUSY, CLAUDE_IDLE, CLAUDE_MENU, Tmux, clean_env, fake_agent, read
 
 from bridge.mcp import tools
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO, require_tool
+from support import REPO, require_tool, wait_until
 from tmux_support import (CLAUDE_ASK_TEXT, CLAUDE_BUSY, CLAUDE_BUSY_DRAFT, CLAUDE_IDLE, CLAUDE_MENU, Tmux,
-                          clean_env, fake_agent, read, wait_until)
+                          clean_env, fake_agent, read)
 
 from bridge.drivers import tmux as driver
 from bridge.drivers.tmux import NoPane, PaneRef, detect_question, pane_for, push, read_peer, respond, sanitize

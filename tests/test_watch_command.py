@@ -13,7 +13,7 @@ import orjson
 import psutil
 import pytest
 
-from support import CLI, SCRIPTS
+from support import CLI, SCRIPTS, wait_until
 
 DEADLINE = 60  # generous: a loaded 2-core machine
 
@@ -42,14 +42,8 @@ class Lines:
 
 
 def until(condition, what: str, timeout: float = DEADLINE):
-    """Poll a condition (a file system or process state) until it holds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = condition()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    """support.wait_until, with this module's deadline."""
+    return wait_until(condition, timeout, what)
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import Mapping
 
-T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 CURSOR = "‸"
 
@@ -97,18 +95,6 @@ Enter to select · ↑/↓ to navigate · ctrl+g to edit in Vim · Esc to cancel
 # --- waiting ---------------------------------------------------------------------------------------------------------
 
 
-def wait_until(fn: Callable[[], T], timeout: float = 60, what: str = "the condition", every: float = 0.02) -> T:
-    """fn()'s first truthy value, polled until the deadline; fails with `what` and fn's last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:g}s (last: {got!r})")
-        time.sleep(every)
-
-
 def read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -177,6 +163,7 @@ class Tmux:
 def fake_agent(tmux: Tmux, tmp: Path, screen: str, name: str = "fake"):
     """A pane running the fake agent showing `screen`: (pane, log path). Waits until the screen is drawn."""
     from bridge.drivers.tmux import read_peer
+    from support import wait_until  # here: run as the fake agent, this module needs none of the tests' helpers
 
     screen_file = tmp / f"{name}.screen"
     screen_file.write_text(screen)

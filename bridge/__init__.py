@@ -3,8 +3,10 @@
 The public API the front-ends (CLI, MCP server, hooks, scripts) call, resolved lazily so a one-shot command imports
 only the modules it uses:
 
-    bridge.start(label) / me() / peers() / find_peer(name, me)      sessions (bridge.sessions)
-    bridge.send / connect / ask / receive / listen / reply / read    the protocol (bridge.protocol)
+    bridge.start(label, room, role) / me() / peers() / find_peer / recipients     sessions (bridge.sessions)
+    bridge.send / send_all / connect / ask / receive / listen / reply / read    the protocol (bridge.protocol)
+    rooms and roles: bridge.sessions (members, rooms, seat); auto-mode's settings and briefings: bridge/rooms.py;
+    its rails: bridge/policy.py; who may send to a session: bridge/inbound.py
     bridge.inbox / outbox / notice / status / stop / digest / gc
     bridge.BridgeError, Next, NoSession, PeerNotFound, PeerGone, Timeout     errors with a structured next step
     bridge.views (the JSON shape), bridge.render (the text), bridge.Message (the record)
@@ -22,7 +24,7 @@ _API = {
     "Session": "sessions", "others": "sessions", "find_peer": "sessions", "register": "sessions",
     "current": "sessions", "require_current": "sessions", "bind": "sessions", "for_agent": "sessions",
     "update": "sessions", "set_background": "sessions", "gc": "sessions", "all_sessions": "sessions",
-    "wait_current": "sessions",
+    "wait_current": "sessions", "recipients": "sessions", "send_all": "protocol",
     "seconds": "protocol", "check_body": "protocol", "compose": "protocol", "send": "protocol",
     "connect": "protocol", "ask": "protocol", "receive": "protocol", "listen": "protocol", "reply": "protocol",
     "read": "protocol", "notice": "protocol", "outbox": "protocol", "inbox": "protocol", "status": "protocol",
@@ -49,11 +51,12 @@ def __getattr__(name: str) -> object:
     return value
 
 
-def start(label: str | None = None) -> tuple[Session, bool]:
-    """Start (or resume) the caller's session in $BRIDGE_DIR: (session, created)."""
+def start(label: str | None = None, room: str | None = None, role: str | None = None) -> tuple[Session, bool]:
+    """Start (or resume) the caller's session in $BRIDGE_DIR, in `room` holding `role` if given (else BRIDGE_ROOM /
+    BRIDGE_ROLE): (session, created)."""
     from bridge import layout, sessions
 
-    return sessions.register(layout.bridge_dir(), label)
+    return sessions.register(layout.bridge_dir(), label, room, role)
 
 
 def me() -> Session:

@@ -25,7 +25,7 @@ import orjson
 import psutil
 
 import bridge
-from bridge import delivery, render, views
+from bridge import delivery, render, rooms, sessions, views
 from bridge.errors import BridgeError
 from bridge.render import TRUST
 from bridge.terminal import safe_line
@@ -190,6 +190,8 @@ def handed_over(me: bridge.Session, head: str, read_more: str, send) -> None:
 def session_start(data: dict, answer: Answer) -> dict:
     """Bind this Claude session to the project's bridge session, if it has one, and summarise its state."""
     me = bridge.bind(bridge.bridge_dir(), agent_id(data))
+    if me is None and all(sessions.team_env()):
+        me, _ = bridge.start()  # launched as BRIDGE_ROOM=... BRIDGE_ROLE=... claude: it joins its room at once
     if me is None:
         return {}
     info = bridge.status(me)
@@ -208,6 +210,13 @@ def session_start(data: dict, answer: Answer) -> dict:
                  "with your work.")
     if me.manifest.get("backgroundListen"):
         lines.append("Background listening is on: a peer's message wakes this session when it is idle.")
+    if me.role:
+        lines.append(f"This session holds role {me.role} in room {me.room}: peers address it as {me.role} (in the "
+                     f"room) or {me.address}; send to a role by its name, to everyone in the room with '*'.")
+        brief = rooms.briefing(me.root, me.room, me.role)
+        if brief:
+            lines.append(f"=== your briefing as {me.address} (saved with role-prompt; re-read after every start, "
+                         f"resume, clear and compact) ===\n{brief}\n=== end of briefing ===")
     lines += [f"Use the /bridge command (ask, listen, reply, peers, status, inbox, stop); answer a query with: "
               f"{cli()} reply <message-id> \"<your answer>\"", TRUST]
     return context("SessionStart", "\n".join(lines))
@@ -235,7 +244,7 @@ def session_end(data: dict, answer: Answer) -> dict:
     if data.get("reason") in KEEP_ON:
         return {}
     me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
-    if me is not None:
+    if me is not None and not me.manifest.get("seat"):  # a seat stays for its role: auto-mode wakes it again
         bridge.stop(me)
     return {}
 

@@ -136,6 +136,42 @@ def headless() -> bool:
     return any(a in ("-p", "--print") or a.startswith("--print=") for a in args)
 
 
+def env_above(name: str) -> str | None:
+    """The value of environment variable `name` in this process or the nearest ancestor that has it. A child cannot
+    change what its parents were launched with: auto-mode's marks (BRIDGE_AUTO) and an admin launch (BRIDGE_ADMIN)
+    are read here, so a model that unsets a variable in its own shell does not shed them."""
+    import psutil
+
+    if os.environ.get(name):
+        return os.environ[name]
+    try:
+        chain = psutil.Process().parents()
+    except psutil.Error:
+        return None
+    for p in chain:
+        try:
+            value = p.environ().get(name)
+        except psutil.Error:
+            continue
+        if value:
+            return value
+    return None
+
+
+def agent_env(name: str) -> str | None:
+    """The value of environment variable `name` in the agent process above us (what its session was launched with),
+    None when there is no agent or it lacks the variable."""
+    import psutil
+
+    h = agent_process()
+    if h is None or not h.kind:
+        return None
+    try:
+        return psutil.Process(h.pid).environ().get(name) or None
+    except psutil.Error:
+        return None
+
+
 def tmux_pane() -> dict | None:
     """The tmux pane this process runs in ($TMUX_PANE, and the server socket from $TMUX), else None."""
     pane, server = os.environ.get("TMUX_PANE"), os.environ.get("TMUX")

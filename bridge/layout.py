@@ -11,9 +11,15 @@
       sessions/<sid>/receipts/         <id>.<state>: what became of a message this session sent (see protocol.py)
       sessions/<sid>/quarantine/       unreadable or foreign inbox files, moved aside
       sessions/<sid>/.background-listen  present while background listening is on (scripts/hook reads it)
+      sessions/<sid>/inbox/.held/      messages held by the session's inbound policy until released (not pending)
+      sessions/<sid>/.woken            the auto-mode wake its agent acts on: {msg, hops, at} (policy.py)
       sessions/<sid>/.project          its projectPath, one line (scripts/hook reads it)
       sessions/.ended-<sid>-<n>/       a stopped session being removed (stop renames it away first)
-      .locks/                          start's registry lock
+      .locks/                          start's registry lock, auto-mode's runner lock
+      rooms/settings.json              auto-mode settings: wake policy, driver, limits per room and role (rooms.py)
+      rooms/<room>/briefings/<role>.md a role's briefing, re-injected when its session starts (rooms.py)
+      rooms/<room>/.rails/<role>.json  when the role was last woken, for the rate limit every waker shares (policy.py)
+      logs/auto.jsonl                  what auto-mode woke, when, and why not (one JSON object per line)
     <project>/.claude/bridge-session   the project's session id (no newline)
 
 Every write is temp file in the same directory + fsync + rename, so no reader ever sees half a file. Every read goes
@@ -63,6 +69,14 @@ BACKGROUND_FLAG = ".background-listen"  # in a session dir while background list
 DELIVERY = ".delivery"  # in a session dir: <path>.json, each delivery path's last result (bridge/delivery.py)
 TMUX_STATE = ".tmux"  # in the bridge dir: per-pane push cooldowns and locks (bridge/drivers/tmux.py)
 LOGS = "logs"  # in the bridge dir: what long-running notifiers did and why (their stdout is the agent's)
+ROOMS = "rooms"
+SETTINGS = "settings.json"  # in rooms/
+BRIEFINGS = "briefings"  # in rooms/<room>/
+RAILS = ".rails"  # in rooms/<room>/
+AUTO_LOG = "auto.jsonl"  # in logs/
+AUTO_LOCK = "auto.lock"  # in .locks/: one auto-mode runner per bridge dir
+WOKEN = ".woken"  # in a session dir: the auto-mode wake its agent is acting on (policy.py: the hop count)
+HELD = ".held"  # in inbox/: messages the session's inbound policy holds until the user releases them
 PROJECT_INDEX = ".project"  # in a session dir: its projectPath as one line, for scripts/hook (which reads no JSON)
 ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
 TEMP_PREFIXES = (".tmp-", ".lnk-", ".adopt-")  # files in flight (never ending in .json); gc removes old ones
@@ -112,7 +126,7 @@ def session_dir(root: Path, sid: str) -> Path:
 
 
 SESSION_SUBDIRS = (INBOX, f"{INBOX}/{READ}", f"{INBOX}/{CLAIMED}", f"{INBOX}/{NOTICED}", OUTBOX, RECEIPTS, WAITING,
-                   QUARANTINE)
+                   QUARANTINE, f"{INBOX}/{HELD}")
 
 
 def make_session_dirs(sdir: Path) -> None:

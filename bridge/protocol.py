@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from bridge import identity, layout, message, render, sessions, validate, views
+from bridge import identity, inbound, layout, message, policy, render, sessions, validate, views
 from bridge.errors import BridgeError, Next, NoSession, PeerGone, Timeout
 from bridge.message import max_body
 from bridge.sessions import Session
@@ -30,7 +30,7 @@ IDLE_S = 1.0
 SEE_LIVE = Next("peers", "see who is live with")
 START_AGAIN = Next("start", "start one again with")
 SEE_INBOX = Next("inbox", "see")
-STATES = ("queued", "noticed", "read", "answered", "undeliverable", "expired")
+STATES = ("queued", "held", "noticed", "read", "answered", "undeliverable", "expired")
 
 
 def seconds(value: float | None, what: str = "timeout") -> float | None:
@@ -69,8 +69,16 @@ def compose(me: Session, target: Session, type: str, content: str, in_reply_to: 
         validate.message_id(in_reply_to)
     if ttl is not None and (seconds(ttl, "ttl") or 0) <= 0:
         raise BridgeError("ttl must be more than 0 seconds")
-    return message.build(sender=me.manifest, to=target.id, type=type, content=content, in_reply_to=in_reply_to,
-                         ttl=ttl)
+    msg = message.build(sender=me.manifest, to=target.id, type=type, content=content, in_reply_to=in_reply_to,
+                        ttl=ttl)
+    hops = policy.chain_hops(me, in_reply_to)
+    if hops is not None:
+        msg["metadata"]["hops"] = hops  # the loop guard's count: the bridge writes it, never the agent
+    if me.room:
+        msg["metadata"]["room"] = me.room
+        if me.role:
+            msg["metadata"]["fromRole"] = me.role
+    return msg
 
 
 def post(me: Session, target: Session, msg: dict) -> dict:
@@ -80,8 +88,12 @@ def post(me: Session, target: Session, msg: dict) -> dict:
     if not (target.dir / layout.INBOX).is_dir():
         _keep_sent(me, msg, "undeliverable")
         raise gone
+    fresh = sessions.load(target.root, target.id) or target  # its inbound policy as it is now
     try:
-        target.mailbox.deliver(msg)
+        if inbound.decide(fresh, me) == "hold":
+            inbound.hold(fresh, msg)
+        else:
+            target.mailbox.deliver(msg)
     except BridgeError as e:
         if isinstance(e.__cause__, FileNotFoundError):  # stop renamed the session away under us
             _keep_sent(me, msg, "undeliverable")
@@ -100,6 +112,27 @@ def send(me: Session, target: Session, type: str, content: str, in_reply_to: str
     if type == "response" and in_reply_to:
         write_receipt(me.root, target.id, in_reply_to, "answered")
     return msg
+
+
+def send_all(me: Session, targets: list[Session], type: str, content: str,
+             ttl: float | None = None) -> tuple[list[dict], list[tuple[Session, BridgeError]]]:
+    """A broadcast: one copy per recipient, each its own message (id: the broadcast's id + the recipient's), each
+    delivered exactly once by that recipient's mailbox. Returns (sent copies, [(recipient, why not)])."""
+    validate.message_type(type)
+    check_body(content)  # a bad body fails once, before any copy is sent
+    sent, failed = [], []
+    base = message.new_id()
+    for target in targets:
+        try:
+            msg = compose(me, target, type, content, ttl=ttl)
+            msg["id"] = f"{base}-{target.id}"
+            msg["metadata"]["broadcast"] = base
+            sent.append(post(me, target, msg))
+        except BridgeError as e:  # one refusing or ended recipient does not stop the others' copies
+            failed.append((target, e))
+    if not sent and failed:
+        raise failed[0][1]
+    return sent, failed
 
 
 def _keep_sent(me: Session, msg: dict, state: str | None = None) -> None:
@@ -288,6 +321,8 @@ def sent_state(me: Session, msg_id: str, receipts: set[str] | None = None, sent:
         return "undeliverable"
     if sent is not None and message.expired(sent):
         return "expired"
+    if to is not None and inbound.is_held(me.root, to, msg_id):
+        return "held"
     if "noticed" in receipts or (peer_dir is not None and
                                  os.path.lexists(peer_dir / layout.INBOX / layout.NOTICED / msg_id)):
         return "noticed"

@@ -2,8 +2,13 @@
 
 A manifest keeps the reference plugin's keys (sessionId, projectName, projectPath, startedAt, lastHeartbeat, status,
 capabilities) and adds ours: pid + pidStartedAt of the host agent process, host, label, agentSessionId, version,
-connections. A session with a pid is alive exactly while that process lives; one without (written by the reference)
-is judged by its heartbeat: stale after 5 minutes, removable after 30.
+connections, room and role. A session with a pid is alive exactly while that process lives; one without (written by
+the reference) is judged by its heartbeat: stale after 5 minutes, removable after 30. A *seat* (manifest "seat": true)
+is a role's session that auto-mode keeps for it while no agent holds it: it is "idle", never gone, and gc keeps it.
+
+Rooms and roles: a room is a name sessions share; in it each role (backend, web, infra) is held by one session, found
+by `role_session`. A peer is named by id, label or project name as before, or by role: `web` within the caller's room,
+`web@shop` across rooms; `*` (or `*@shop`) names every other session of the room (`recipients`).
 
 Concurrency: start's find-or-create holds $BRIDGE_DIR/.locks/registry.lock (one session per project and host, a
 label held by one live session); every manifest change is a read-modify-write under the flock of the session's
@@ -64,14 +69,32 @@ class Session:
 
     @property
     def liveness(self) -> str:
-        """active, stale or gone (see liveness())."""
+        """active, stale, idle (a seat) or gone (see liveness())."""
         return liveness(self.manifest)
 
+    @property
+    def room(self) -> str | None:
+        """The room this session is in, if any."""
+        room = self.manifest.get("room")
+        return room if validate.is_name(room) else None
+
+    @property
+    def role(self) -> str | None:
+        """The role it holds in its room, if any."""
+        role = self.manifest.get("role")
+        return role if self.room and validate.is_name(role) else None
+
+    @property
+    def address(self) -> str | None:
+        """`role@room`, how any session names this one by its role; None outside a room or without a role."""
+        return f"{self.role}@{self.room}" if self.role else None
+
     def describe(self) -> str:
-        """`<id> (<project>, <label>)` for messages."""
+        """`<id> (<project>, <label>, <role@room>)` for messages."""
         label = self.manifest.get("label")
         project = self.manifest.get("projectName", "?")
-        return f"{self.id} ({project}{', ' + label if label and label != project else ''})"
+        extra = [x for x in (label if label != project else None, self.address) if x]
+        return f"{self.id} ({', '.join([project, *extra])})"
 
 
 # --- manifests ---------------------------------------------------------------------------------------------------
@@ -203,18 +226,24 @@ def remember_peer(session: Session, peer_id: str) -> None:
 
 
 def liveness(manifest: dict, now: float | None = None) -> str:
-    """'active', 'stale' or 'gone'. A host pid decides when present; else the heartbeat's age."""
+    """'active', 'stale', 'idle' or 'gone'. A host pid decides when present; else the heartbeat's age. A seat
+    whose agent is not running is 'idle': its messages wait for auto-mode to spawn one (never 'gone')."""
     pid = manifest.get("pid")
     if isinstance(pid, int):
-        return "active" if identity.process_alive(pid, manifest.get("pidStartedAt")) else "gone"
-    age = (now or time.time()) - (message.parse_iso(manifest.get("lastHeartbeat")) or 0)
-    return "active" if age <= STALE_S else "stale" if age <= REMOVABLE_S else "gone"
+        state = "active" if identity.process_alive(pid, manifest.get("pidStartedAt")) else "gone"
+    elif manifest.get("seat") is True:
+        state = "idle"
+    else:
+        age = (now or time.time()) - (message.parse_iso(manifest.get("lastHeartbeat")) or 0)
+        state = "active" if age <= STALE_S else "stale" if age <= REMOVABLE_S else "gone"
+    return "idle" if state == "gone" and manifest.get("seat") is True else state
 
 
 def removable(manifest: dict, now: float | None = None) -> bool:
-    """Gone, and silent for 30 minutes (a resumed agent may still come back for its session before that)."""
+    """Gone, and silent for 30 minutes (a resumed agent may still come back for its session before that). A seat
+    is never removable: auto-mode keeps it for its role."""
     age = (now or time.time()) - (message.parse_iso(manifest.get("lastHeartbeat")) or 0)
-    return liveness(manifest, now) == "gone" and age > REMOVABLE_S
+    return manifest.get("seat") is not True and liveness(manifest, now) == "gone" and age > REMOVABLE_S
 
 
 def _owned_by_other(manifest: dict) -> bool:
@@ -285,16 +314,34 @@ def require_current(root: Path) -> Session:
     return s
 
 
-def register(root: Path, label: str | None = None) -> tuple[Session, bool]:
-    """Start (or resume) the caller's session; returns (session, created).
+def team_env() -> tuple[str | None, str | None]:
+    """(room, role) from the environment: BRIDGE_ROOM / BRIDGE_ROLE, with BRIDGE_PROJECT as the room's alias (the
+    name another bridge uses, so its users' launch aliases keep working)."""
+    room = os.environ.get("BRIDGE_ROOM") or os.environ.get("BRIDGE_PROJECT") or None
+    return room, os.environ.get("BRIDGE_ROLE") or None
+
+
+def register(root: Path, label: str | None = None, room: str | None = None,
+             role: str | None = None) -> tuple[Session, bool]:
+    """Start (or resume) the caller's session; returns (session, created). `room` and `role` (default: team_env())
+    put it in a room holding a role; a role's existing session (a seat, or one its agent left) is taken over with
+    its waiting messages.
 
     The whole find-or-create runs under the registry lock, so concurrent starts agree: one session per project and
-    host agent process, and a label held by at most one live session."""
+    host agent process, a label held by at most one live session, and a role by one session per room."""
     if label is not None:
         validate.label(label)
+    env_room, env_role = team_env()
+    room, role = room or env_room, role or env_role
+    if room is not None:
+        validate.room(room)
+    if role is not None:
+        validate.role(role)
+        if room is None:
+            raise BridgeError(f"role {role!r} needs a room; give one with --room (or BRIDGE_ROOM)")
     project = identity.project_dir()
-    with _registry_lock(root):
-        session, created = _find_or_create(root, project, label)
+    with registry_lock(root):
+        session, created = _find_or_create(root, project, label, room, role)
         _write_pointer(project, session.id)
         index_project(session)
     _export_env(session.id)
@@ -302,8 +349,8 @@ def register(root: Path, label: str | None = None) -> tuple[Session, bool]:
 
 
 @contextmanager
-def _registry_lock(root: Path) -> Iterator[None]:
-    """Hold $BRIDGE_DIR/.locks/registry.lock (flock: a killed holder releases it)."""
+def registry_lock(root: Path) -> Iterator[None]:
+    """(For every find-or-create of a session.) Hold $BRIDGE_DIR/.locks/registry.lock (flock: a killed holder releases it)."""
     layout.make_dirs(root / layout.LOCKS)  # ourselves, 0700: filelock would create it with the umask's mode
     lock = layout.lock(root / layout.LOCKS / layout.REGISTRY_LOCK)
     try:
@@ -317,22 +364,34 @@ def _registry_lock(root: Path) -> Iterator[None]:
         lock.release()
 
 
-def _find_or_create(root: Path, project: Path, label: str | None) -> tuple[Session, bool]:
+def _find_or_create(root: Path, project: Path, label: str | None, room: str | None = None,
+                    role: str | None = None) -> tuple[Session, bool]:
     """The caller's session, resumed (and relabelled), else a new one. Call under the registry lock."""
     existing = current(root)
+    if role is not None:
+        holder = role_session(root, room, role)
+        if holder is not None and (existing is None or holder.id != existing.id):
+            if _owned_by_other(holder.manifest) and holder.liveness == "active":
+                raise BridgeError(f"role {role}@{room} is held by live session {holder.describe()}; pick another "
+                                  "--role, or stop that session first")
+            existing = holder  # take the role's session over: its inbox, its seat, its briefing
     if label is not None:
         _check_label_free(root, label, existing.id if existing else None)
     h = identity.agent_process()
     owner = {"pid": h.pid, "pidStartedAt": h.started, "host": identity.agent_kind()} if h else {}
-    extra = {"agentSessionId": identity.agent_session_id()} if identity.agent_session_id() else {}
+    extra: dict = {"agentSessionId": identity.agent_session_id()} if identity.agent_session_id() else {}
     if identity.tmux_pane():
         extra["tmux"] = identity.tmux_pane()  # where a tmux notifier pushes (bridge/drivers/tmux.py)
+    if room is not None:
+        extra.update(room=room, role=role, projectName=project.name or str(project), projectPath=str(project))
+        if role is None:
+            extra["role"] = None
     if existing is not None:
         try:
             return _resume(existing, label, owner, extra), False
         except NoSession:
             pass  # a stop removed it since we found it: start afresh
-    return _create(root, project, label, {**owner, **extra}), True
+    return create(root, project, label, {**owner, **extra}), True
 
 
 def _resume(session: Session, label: str | None, owner: dict, extra: dict) -> Session:
@@ -355,8 +414,9 @@ def _export_env(sid: str) -> None:
             f.write(f"export BRIDGE_SESSION_ID={sid}\n")
 
 
-def _create(root: Path, project: Path, label: str | None, extra: dict) -> Session:
-    """Mint a session id, make its dir and write its manifest last (a dir without one is a start in progress)."""
+def create(root: Path, project: Path, label: str | None, extra: dict) -> Session:
+    """A new session for `project` with manifest keys `extra`: mint an id, make its dir, write the manifest last (a
+    dir without one is a start in progress). Call under the registry lock (auto-mode's seats come through here)."""
     import secrets  # here, not at the top: only a start mints ids (a hook on every prompt never does)
 
     alphabet = string.ascii_lowercase + string.digits
@@ -421,15 +481,91 @@ def _check_label_free(root: Path, label: str, own_id: str | None) -> None:
 # --- naming peers ------------------------------------------------------------------------------------------------
 
 
-def find_peer(root: Path, name: str, me: Session | None) -> Session:
-    """A session by id, label, project name or unique id prefix; the error lists the live ones."""
+BROADCAST = "*"
+
+
+def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name or len(name) > 128 or "/" in name or "\0" in name or ".." in name:
-        raise PeerNotFound(f"invalid peer name {name!r}: give a session id, label or project name")
+        raise PeerNotFound(f"invalid peer name {name!r}: give a session id, label, project name, role or role@room")
+    return name
+
+
+def role_session(root: Path, room: str | None, role: str) -> Session | None:
+    """The session that holds `role` in `room`: a live one first, else the newest (a seat, or one its agent left)."""
+    if room is None:
+        return None
+    holders = [s for s in all_sessions(root) if s.room == room and s.role == role]
+    holders.sort(key=lambda s: (s.liveness in ("active", "idle"), s.manifest.get("startedAt", "")))
+    return holders[-1] if holders else None
+
+
+def seat(root: Path, room: str, role: str, cwd: str | None = None) -> Session:
+    """role@room's session, created as a seat (kept for auto-mode while no agent holds it, projectPath `cwd`) if
+    the role has none; an existing one is marked a seat. Its inbox is where the role's messages wait between runs."""
+    validate.room(room)
+    validate.role(role)
+    with registry_lock(root):
+        holder = role_session(root, room, role)
+        if holder is None:
+            project = Path(cwd) if cwd else Path.home()
+            return create(root, project, None, {"room": room, "role": role, "seat": True, "host": "spawn"})
+    return update(holder, seat=True)
+
+
+def members(root: Path, room: str) -> list[Session]:
+    """Every session in `room` that is not gone (an idle seat counts), by role then id."""
+    return sorted((s for s in all_sessions(root) if s.room == room and s.liveness != "gone"),
+                  key=lambda s: (s.role or "", s.id))
+
+
+def rooms(root: Path) -> dict[str, list[Session]]:
+    """Every room with at least one session that is not gone: {room: members}."""
+    out: dict[str, list[Session]] = {}
+    for s in all_sessions(root):
+        if s.room and s.liveness != "gone":
+            out.setdefault(s.room, []).append(s)
+    return {r: sorted(ms, key=lambda s: (s.role or "", s.id)) for r, ms in sorted(out.items())}
+
+
+def recipients(root: Path, name: str, me: Session | None) -> list[Session]:
+    """Who a message to `name` goes to: `*` every other session of the caller's room (`*@room`: of that room), one
+    copy each; any other name the one session find_peer names."""
+    _check_name(name)
+    target, _, room = name.partition("@")
+    if target != BROADCAST:
+        return [find_peer(root, name, me)]
+    if not room:
+        if me is None or me.room is None:
+            raise PeerNotFound("'*' sends to your room, and this session is in none; start with --room R, or "
+                               "name a room: '*@R'")
+        room = me.room
+    validate.room(room)
+    out = [s for s in members(root, room) if me is None or s.id != me.id]
+    if not out:
+        raise PeerNotFound(f"nobody else is in room {room!r}", Next("peers", "see who is live with"))
+    return out
+
+
+def find_peer(root: Path, name: str, me: Session | None) -> Session:
+    """A session by id, `role@room`, role in the caller's room, label, project name or unique id prefix; the error
+    lists the live ones."""
+    _check_name(name)
     others = [s for s in all_sessions(root) if me is None or s.id != me.id]
     if validate.is_session_id(name):
         exact = load(root, name)
         if exact is not None and (me is None or exact.id != me.id):
             return exact
+    if "@" in name:
+        role, _, room = name.partition("@")
+        holder = role_session(root, validate.room(room), validate.role(role))
+        if holder is None or (me is not None and holder.id == me.id):
+            held = ", ".join(s.address for s in members(root, room) if s.address) or "none"
+            raise PeerNotFound(f"no session holds role {name!r}; roles in {room}: {held}", Next("peers", "see"))
+        return holder
+    if me is not None and me.room and validate.is_name(name):
+        holder = role_session(root, me.room, name)
+        if holder is not None and holder.id != me.id:
+            return holder
     live = [s for s in others if s.liveness != "gone"]
     for matches in (
         [s for s in live if s.manifest.get("label") == name],
@@ -477,7 +613,7 @@ def _clear_pointer(root: Path, project: Path, sid: str) -> None:
     """Remove the project's pointer if it still names sid. Under the registry lock, so a start that just pointed the
     project at a new session keeps its pointer."""
     try:
-        with _registry_lock(root):
+        with registry_lock(root):
             if _read_pointer(project) == sid:
                 os.unlink(layout.pointer_path(project))
     except (OSError, BridgeError):
@@ -486,7 +622,7 @@ def _clear_pointer(root: Path, project: Path, sid: str) -> None:
 
 def _delete_tree(path: Path) -> None:
     """rmtree, the inbox first (most of the files): a crash in between leaves an .ended-* dir for gc to finish."""
-    import shutil  # here, not at the top: only stop and gc delete (see _create)
+    import shutil  # here, not at the top: only stop and gc delete (see create)
 
     shutil.rmtree(path / layout.INBOX, ignore_errors=True)
     _crash_point("rmtree")
@@ -541,7 +677,7 @@ def _remove_orphans(root: Path, now: float) -> list[str]:
     the registry lock, so no start of ours is halfway through creating one."""
     removed = []
     try:
-        with _registry_lock(root):
+        with registry_lock(root):
             for sid in sorted(os.listdir(layout.sessions_dir(root))):
                 if validate.is_session_id(sid) and _is_old_orphan(root, sid, now):
                     remove(Session(root, {"sessionId": sid}))

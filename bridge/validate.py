@@ -31,6 +31,16 @@ def label(value: object) -> str:
     return _check(LABEL, value, "label", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit")
 
 
+def room(value: object) -> str:
+    """value if it is a valid room name, else a BridgeError."""
+    return _check(LABEL, value, "room", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit, e.g. shop")
+
+
+def role(value: object) -> str:
+    """value if it is a valid role name, else a BridgeError."""
+    return _check(LABEL, value, "role", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit, e.g. web")
+
+
 def message_type(value: object) -> str:
     """value if it is a valid message type, else a BridgeError."""
     return _check(MESSAGE_TYPE, value, "message type", "use lowercase letters, digits and -, e.g. query")
@@ -39,3 +49,8 @@ def message_type(value: object) -> str:
 def is_session_id(value: object) -> bool:
     """True for a string that is a valid session id."""
     return isinstance(value, str) and SESSION_ID.fullmatch(value) is not None
+
+
+def is_name(value: object) -> bool:
+    """True for a string that is a valid label, room or role name."""
+    return isinstance(value, str) and LABEL.fullmatch(value) is not None and ".." not in value

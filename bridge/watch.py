@@ -41,17 +41,19 @@ class DirWatch:
     """Counts changes to one directory. Read `generation`, scan, then wait(generation): a change during the scan
     is never missed, and any number of threads can wait at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, creates: bool = False) -> None:
         self.path = path
         self.generation = 0
         self.cond = threading.Condition()
+        self.creates = creates
+        self._bells: weakref.WeakSet[threading.Event] = weakref.WeakSet()
         self.polling = False
         self.exact = False  # the backend reports the name of every arrival (inotify)
         self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
         backend = os.environ.get("BRIDGE_WATCH") or ("inotify" if sys.platform.startswith("linux") else "watchdog")
         try:
             if backend == "inotify":
-                _inotify().add(path, self)
+                _inotify().add(path, self, creates)
                 self.exact = True
             elif backend == "watchdog":
                 self._start_watchdog(path)
@@ -65,6 +67,22 @@ class DirWatch:
         with self.cond:
             self.generation += 1
             self.cond.notify_all()
+        self._ring()
+
+    def ring(self, bell: threading.Event) -> None:
+        """Also set `bell` on every change: one waiter can then wait on many directories at once."""
+        with self.cond:
+            self._bells.add(bell)
+
+    def _ring(self) -> None:
+        for bell in list(self._bells):
+            bell.set()
+
+    def also_creates(self) -> None:
+        """Count entries created in the directory too (a new session's dir), not only arrivals."""
+        if not self.creates and self.exact:
+            _inotify().add(self.path, self, True)
+        self.creates = True
 
     def wait(self, since: int, timeout: float | None) -> bool:
         """True once something changed after `since` was read, False on timeout."""
@@ -96,6 +114,7 @@ class DirWatch:
                 sub.overflow = sub.overflow or overflow
             self.generation += 1
             self.cond.notify_all()
+        self._ring()
 
     def _start_watchdog(self, path: Path) -> None:
         from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
@@ -131,12 +150,17 @@ class _Inotify:
         self.by_wd: dict[int, list[DirWatch]] = {}
         threading.Thread(target=self._pump, name="bridge-inotify", daemon=True).start()
 
-    def add(self, path: Path, watch: DirWatch) -> None:
+    def add(self, path: Path, watch: DirWatch, creates: bool = False) -> None:
         from inotify_simple import flags
 
+        mask = flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR
+        if creates:
+            mask |= flags.CREATE | flags.MASK_ADD
         with self.lock:
-            wd = self.fd.add_watch(path, flags.MOVED_TO | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.ONLYDIR)
-            self.by_wd.setdefault(wd, []).append(watch)
+            wd = self.fd.add_watch(path, mask)
+            watches = self.by_wd.setdefault(wd, [])
+            if watch not in watches:
+                watches.append(watch)
 
     def sync(self) -> None:
         from inotify_simple import flags
@@ -179,10 +203,12 @@ def _inotify() -> _Inotify:
         return _shared
 
 
-def watching(path: Path) -> DirWatch:
-    """The running watch of a directory, started on first use."""
+def watching(path: Path, creates: bool = False) -> DirWatch:
+    """The running watch of a directory, started on first use; `creates` counts created entries too."""
     with _lock:
         w = _watches.get(path)
         if w is None:
-            w = _watches[path] = DirWatch(path)
+            w = _watches[path] = DirWatch(path, creates)
+        elif creates:
+            w.also_creates()
         return w

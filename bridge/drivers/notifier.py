@@ -20,7 +20,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Callable
 
-from bridge import delivery, identity, layout, protocol, render, sessions, views
+from bridge import delivery, identity, layout, policy, protocol, render, sessions, views
 from bridge.identity import Proc
 from bridge.sessions import Session
 from bridge.watch import watching
@@ -148,8 +148,9 @@ class Notifier:
     def announce_due(self, session: Session) -> float | None:
         """Announce the messages due now; returns a sooner retry time when a driver said Later."""
         with protocol.notice(session, BATCH) as due:
+            due[:], later = policy.admit(session, due)  # in a room, a line that wakes the agent passes the rails
             if not due:
-                return None
+                return None if later is None else max(0.5, later - time.time())
             try:
                 detail = self.announce(session, due)
             except Later as e:

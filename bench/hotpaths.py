@@ -11,7 +11,11 @@ floor, the target and whether it is met.
 (b) scripts/hook user-prompt-submit in a bridged session with an empty inbox (the CLI runs);
 (c) a one-shot send, `scripts/send-message.sh <peer> query hello`, from a bridged session;
 (d) MCP server start: spawn to the JSON-RPC result of `initialize`, for `session-bridge mcp` and for a bare SDK
-    server with one tool.
+    server with one tool;
+(e) scripts/hook pre-tool-use (the no-auto-commit guard, run before every Bash call), fed Claude Code's PreToolUse
+    JSON: in an unbridged project and in a bridged one where auto-mode is not in use (the shell answers), in a
+    bridged one where it is (the settings exist: the CLI runs and allows `git status`), and in a session auto-mode
+    drives (the CLI denies `git commit`). `--only guard` runs just these, beside the floor.
 """
 
 from __future__ import annotations
@@ -108,19 +112,64 @@ def hook_stdin(event: str, project: Path) -> bytes:
     return orjson.dumps(data)
 
 
+def bash_stdin(project: Path, command: str) -> bytes:
+    """Claude Code's PreToolUse JSON for a Bash call (tests/fixtures/claude_hooks/PreToolUse.json's shape)."""
+    data = orjson.loads(hook_stdin("PreToolUse", project))
+    data.update(permission_mode="default", tool_name="Bash", tool_use_id="toolu_bench",
+                tool_input={"command": command, "description": "run it"})
+    return orjson.dumps(data)
+
+
+def guard_cases(m: Machine, auto: Machine) -> list[Case]:
+    """(e): `m` has never used auto-mode; in `auto`, role web@shop is turned on (its session is web's)."""
+    hook = str(SCRIPTS / "hook")
+    unbridged, lib = m.project("unbridged"), m.project("lib")
+    denied = (b'{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny",'
+              b'"permissionDecisionReason":"session-bridge: denied in a session auto-mode drives')
+    cases = [
+        Case("(e) hook pre-tool-use, unbridged project", [hook, "pre-tool-use"], m.env("unbridged"),
+             bash_stdin(unbridged, "git status"), unbridged, b"{}\n"),
+        Case("(e) hook pre-tool-use, bridged, auto-mode not in use", [hook, "pre-tool-use"], m.env("lib"),
+             bash_stdin(lib, "git status"), lib, b"{}\n"),
+        Case("(e) hook pre-tool-use, bridged, auto-mode in use", [hook, "pre-tool-use"], auto.env("lib"),
+             bash_stdin(auto.project("lib"), "git status"), auto.project("lib"), b"{}\n"),
+        Case("(e) hook pre-tool-use, auto-driven: denies git commit", [hook, "pre-tool-use"], auto.env("web"),
+             bash_stdin(auto.project("web"), 'git commit -m "auto"'), auto.project("web")),
+    ]
+    cases[-1].expect_prefix = denied
+    return cases
+
+
+def auto_machine() -> Machine:
+    """A Machine where auto-mode is in use: role web of room shop, turned on, held by this process."""
+    auto = Machine()
+    try:
+        for args in (["start", "--room", "shop", "--role", "web"], ["auto", "on", "shop", "web"]):
+            env = dict(auto.env("web"), PROJECT_DIR=str(auto.project("web")))
+            r = subprocess.run(["session-bridge", *args], env=env, capture_output=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"session-bridge {' '.join(args)} failed: {r.stderr.decode()[-600:]}")
+    except BaseException:
+        auto.remove()
+        raise
+    return auto
+
+
 class Case:
     """One whole-process command; run() returns its wall time and checks it answered."""
 
     def __init__(self, label: str, argv: list[str], env: dict, stdin: bytes = b"", cwd: Path | None = None,
                  expect: bytes | None = None) -> None:
         self.label, self.argv, self.env, self.stdin, self.cwd, self.expect = label, argv, env, stdin, cwd, expect
+        self.expect_prefix: bytes | None = None
         self.times: list[float] = []
 
     def run(self) -> None:
         t = time.perf_counter()
         r = subprocess.run(self.argv, input=self.stdin, env=self.env, cwd=self.cwd, capture_output=True)
         self.times.append(time.perf_counter() - t)
-        if r.returncode != 0 or (self.expect is not None and r.stdout != self.expect):
+        if r.returncode != 0 or (self.expect is not None and r.stdout != self.expect) or \
+                (self.expect_prefix is not None and not r.stdout.startswith(self.expect_prefix)):
             raise RuntimeError(f"{self.label}: exit {r.returncode}, out {r.stdout[:200]!r}, err {r.stderr[:400]!r}")
 
     @property
@@ -195,10 +244,40 @@ def row(case: Case, floor: Case, target: str, ok: bool, ratio_to: Case | None = 
             f"{case.median / base.median:.2f}x" if ratio_to else "", target, verdict]
 
 
-def bench_hotpaths(runs: int) -> None:
+def guard_rows(cases: list[Case], floor: Case) -> list[list[str]]:
+    """(e)'s rows: the shell's answers against the fast path's target, the CLI's against the bridged hook's."""
+    shell, cli = cases[:2], cases[2:]
+    return ([row(c, floor, "<= 0.6x floor", c.median <= 0.6 * floor.median) for c in shell]
+            + [row(c, floor, "<= 80 ms", c.median <= 0.080) for c in cli])
+
+
+def bench_guard(runs: int) -> None:
+    """(e) alone, beside the floor."""
     python3 = shutil.which("python3", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}") or sys.executable
     m = Machine()
     try:
+        auto = auto_machine()
+        try:
+            floor = Case("floor: `python3 -c pass`", [python3, "-c", "pass"], m.base)
+            cases = guard_cases(m, auto)
+            print(f"\n{OTHER_SESSIONS + 3} bridge sessions on each machine; {runs} interleaved runs of each case")
+            sys.stdout.flush()
+            interleave([floor, *cases], runs)
+            table(f"the commit guard's hook, median of {runs} interleaved runs", [
+                "path", "median", "vs floor", "vs bare server", "target", "verdict"], [
+                [floor.label, fmt(floor.median), "1.00x", "", "", ""], *guard_rows(cases, floor)])
+        finally:
+            auto.remove()
+    finally:
+        m.remove()
+
+
+def bench_hotpaths(runs: int) -> None:
+    python3 = shutil.which("python3", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}") or sys.executable
+    m = Machine()
+    auto = None
+    try:
+        auto = auto_machine()
         floor = Case("floor: `python3 -c pass`", [python3, "-c", "pass"], m.base)
         unbridged = m.project("unbridged")
         hook = str(SCRIPTS / "hook")
@@ -219,7 +298,8 @@ def bench_hotpaths(runs: int) -> None:
         ours = McpCase("(d) `session-bridge mcp`: spawn -> initialize result", ["session-bridge", "mcp"],
                        m.env("lib"), cwd=lib)
         check_bridged(m, bridged)
-        cases = [floor, fast_prompt, fast_stop, bridged, send, bare, ours]
+        guard = guard_cases(m, auto)
+        cases = [floor, fast_prompt, fast_stop, bridged, send, bare, ours, *guard]
         system = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.access(p, os.X_OK)), None)
         if system and Path(system).resolve() != Path(python3).resolve():  # how fast this machine's own Python starts
             cases.append(Case(f"info: `{system} -c pass` (not the CLI's interpreter)", [system, "-c", "pass"], m.base))
@@ -236,9 +316,12 @@ def bench_hotpaths(runs: int) -> None:
             row(send, floor, "<= 3x floor", send.median <= 3 * floor.median),
             [bare.label, fmt(bare.median), f"{bare.median / floor.median:.2f}x", "1.00x", "(reference)", ""],
             row(ours, floor, "<= 1.2x bare server", ours.median <= 1.2 * bare.median, ratio_to=bare),
-        ] + [[c.label, fmt(c.median), f"{c.median / floor.median:.2f}x", "", "", ""] for c in cases[7:]])
+            *guard_rows(guard, floor),
+        ] + [[c.label, fmt(c.median), f"{c.median / floor.median:.2f}x", "", "", ""] for c in cases[7 + len(guard):]])
     finally:
         m.remove()
+        if auto is not None:
+            auto.remove()
 
 
 def print_verdicts() -> None:
@@ -252,9 +335,13 @@ def print_verdicts() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=21, help="interleaved runs of each case (default 21)")
+    ap.add_argument("--only", choices=["guard"], help="run only these cases: guard, (e) the commit guard's hook")
     args = ap.parse_args()
     print(f"session-bridge hot paths on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    bench_hotpaths(args.runs)
+    if args.only == "guard":
+        bench_guard(args.runs)
+    else:
+        bench_hotpaths(args.runs)
     print_verdicts()
 
 

@@ -8,6 +8,7 @@ CLI command that takes it. The other front-ends' command groups (compat, hooks, 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from typing import Callable
@@ -16,7 +17,7 @@ import click
 import orjson
 
 import bridge
-from bridge import __version__, delivery, layout, render, views
+from bridge import __version__, delivery, inbound, layout, policy, render, rooms, sessions, validate, views
 from bridge.errors import BridgeError
 from bridge.terminal import safe, safe_line
 
@@ -76,27 +77,34 @@ def command(group: click.Group, name: str | None = None, **kw) -> Callable:
 
 def body(text: str | None, file: str | None) -> str:
     """A message body from TEXT, from stdin when TEXT is '-', or from --file."""
+    return bridge.check_body(read_text(text, file, bridge.max_body(), "message body"))
+
+
+def read_text(text: str | None, file: str | None, limit: int, noun: str) -> str:
+    """TEXT itself; else stdin (TEXT '-', or none given and stdin is not a terminal) or --file, read up to one byte
+    over `limit` (so the core's own size check can name the limit) and decoded as UTF-8. `noun` names the text in
+    errors ("message body", "briefing")."""
     if file is not None and text is not None:
-        raise BridgeError("give the body as TEXT, '-' or --file, not several")
+        raise BridgeError(f"give the {noun} as TEXT, '-' or --file, not several")
     if file is not None:
         try:
             with open(file, "rb") as f:
-                data = f.read(bridge.max_body() + 1)
+                data = f.read(limit + 1)
         except OSError as e:
             raise BridgeError(f"cannot read {file}: {e.strerror}") from None
     elif text == "-" or text is None:
         if text is None and sys.stdin.isatty():
-            raise BridgeError("no message text; pass it as an argument, '-' for stdin, or --file PATH")
-        data = sys.stdin.buffer.read(bridge.max_body() + 1)
+            raise BridgeError(f"no {noun} given; pass it as an argument, '-' for stdin, or --file PATH")
+        data = sys.stdin.buffer.read(limit + 1)
     else:
-        return bridge.check_body(text)
+        return text
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise BridgeError("message body is not valid UTF-8 text; send text, or a path to a file with the data") from None
+        raise BridgeError(f"{noun} is not valid UTF-8 text; send text, or a path to a file with the data") from None
     if not decoded.strip():
-        raise BridgeError("message body is empty; pass the text as an argument, '-' for stdin, or --file PATH")
-    return bridge.check_body(decoded)
+        raise BridgeError(f"{noun} is empty; pass the text as an argument, '-' for stdin, or --file PATH")
+    return decoded
 
 
 def warn_reports(session: bridge.Session) -> None:
@@ -128,20 +136,33 @@ def main() -> None:
 
 @command(main, epilog=EXIT_CODES)
 @click.option("--label", help="A name peers can use instead of the session id, e.g. library.")
-def start(label: str | None, as_json: bool) -> None:
+@click.option("--room", help="Join this room (default: $BRIDGE_ROOM, or $BRIDGE_PROJECT), e.g. shop.")
+@click.option("--role", help="Hold this role in the room (default: $BRIDGE_ROLE), e.g. web; needs a room.")
+def start(label: str | None, room: str | None, role: str | None, as_json: bool) -> None:
     """Start this project's bridge session, or resume it.
 
+    With --room and --role it joins a room holding a role. A role is held by one session per room: starting with a
+    role whose session (a seat, or one its agent left) no other live agent holds takes it over, with the messages
+    waiting for it.
+
     \b
-    Example:
+    Examples:
         session-bridge start --label library
+        session-bridge start --room shop --role web
     """
-    session, created = bridge.start(label)
+    session, created = bridge.start(label, room, role)
     if as_json:
-        return emit(created=created, session=views.session_view(session))
+        return emit(created=created, session=views.session_view(session), team=views.team_view(session))
     m = session.manifest
     click.echo(f"{'Started' if created else 'Resumed'} bridge session {safe_line(session.id)} for "
                f"{safe_line(m['projectName'])}" + (f" (label {safe_line(m['label'])})" if m.get("label") else "") + ".")
-    click.echo(f"Peers connect with: session-bridge connect {safe_line(m.get('label') or session.id)}")
+    if session.address:
+        click.echo(f"Room {safe_line(session.room)}, role {safe_line(session.role)}: others reach it as "
+                   f"{safe_line(session.role)} (in the room) or {safe_line(session.address)}.")
+    elif session.room:
+        click.echo(f"Room {safe_line(session.room)}, no role: it gets the room's broadcasts (send '*').")
+    name = m.get("label") or session.address or session.id
+    click.echo(f"Peers connect with: session-bridge connect {safe_line(name)}")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -152,11 +173,14 @@ def whoami(as_json: bool) -> None:
     Example:
         session-bridge whoami --json
     """
-    v = views.session_view(bridge.me())
+    session = bridge.me()
+    v, team = views.session_view(session), views.team_view(session)
     if as_json:
-        return emit(session=v)
+        return emit(session=v, team=team)
     click.echo(f"{safe_line(v['session_id'])}  {safe_line(v['project_name'])}  {safe_line(v['project_path'])}"
-               + (f"  label={safe_line(v['label'])}" if v["label"] else "") + f"  host={safe_line(v['host'])}")
+               + (f"  label={safe_line(v['label'])}" if v["label"] else "") + f"  host={safe_line(v['host'])}"
+               + (f"  room={safe_line(team['room'])}" if team["room"] else "")
+               + (f"  role={safe_line(team['role'])}" if team["role"] else ""))
 
 
 @command(main, epilog=EXIT_CODES)
@@ -219,13 +243,18 @@ def _print_answer(question_id: str, answer: dict, started: float, as_json: bool)
 @click.option("--timeout", type=SECONDS, default=90, show_default=True,
               help="Seconds to wait for the answer; 0 waits forever.")
 def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: bool) -> None:
-    """Ask a peer a question and print its answer.
+    """Ask a peer a question and print its answer. A peer is a session id, label, project name, a role of your
+    room (web) or role@room (web@shop).
 
     \b
     Examples:
         session-bridge ask library "What replaced getUser() in v2?"
+        session-bridge ask web@shop "Which endpoint serves the cart?"
         git diff | session-bridge ask library - --timeout 300
     """
+    if is_broadcast(peer):
+        raise BridgeError(f"ask waits for one answer from one peer, and {peer!r} names a whole room; to put the "
+                          f"question to everyone use: session-bridge send '{peer}' query \"...\"")
     session = bridge.me()
     question = body(text, file)
     target = bridge.find_peer(session.root, peer, session)
@@ -262,19 +291,39 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
          as_json: bool) -> None:
     """Send one message of any type without waiting (query, response, ping, ...).
 
-    `session-bridge outbox` shows what became of it.
+    PEER is a session id, label or project name, a role of your room (web), role@room (web@shop), or '*' for
+    every other session of your room ('*@shop': of room shop), one copy each, printed one id per line; a
+    recipient that refuses or has ended is named on stderr (exit 0 while at least one copy was sent).
+    `session-bridge outbox` shows what became of each.
 
     \b
     Examples:
         session-bridge send library query "Is 2.1 released?"
         session-bridge send library query "Still at your desk?" --ttl 600
+        session-bridge send '*' note "main is green again"
     """
     session = bridge.me()
-    target = bridge.find_peer(session.root, peer, session)
-    msg = bridge.send(session, target, type, body(text, file), in_reply_to, ttl=ttl)
+    targets = bridge.recipients(session.root, peer, session)
+    if not is_broadcast(peer):
+        msg = views.message_view(bridge.send(session, targets[0], type, body(text, file), in_reply_to, ttl=ttl))
+        if as_json:  # one shape for both: a single send is a broadcast of one that names its message
+            return emit(message=msg, messages=[msg], failed=[])
+        return click.echo(msg["id"])
+    if in_reply_to is not None:
+        raise BridgeError(f"a reply goes to the one session that asked, not to {peer!r}; send it to that session")
+    sent, failed = bridge.send_all(session, targets, type, body(text, file), ttl=ttl)
+    failures = [views.failed_send_view(t, e.worded(WORDS), e.exit_code) for t, e in failed]
+    for f in failures:
+        click.echo(safe_line(f"warning: not sent to {f['name']} ({f['session_id']}): {f['error']}"), err=True)
     if as_json:
-        return emit(message=views.message_view(msg))
-    click.echo(msg["id"])
+        return emit(message=None, messages=[views.message_view(m) for m in sent], failed=failures)
+    for m in sent:
+        click.echo(m["id"])
+
+
+def is_broadcast(peer: str) -> bool:
+    """True for '*' and '*@room': a name for every other session of a room rather than one session."""
+    return peer.partition("@")[0] == sessions.BROADCAST
 
 
 @command(main, epilog=EXIT_CODES)
@@ -302,18 +351,24 @@ def peers(as_json: bool) -> None:
     Example:
         session-bridge peers
     """
-    others = [views.session_view(s) for s in bridge.peers()]
+    found = bridge.peers()
+    others = [views.session_view(s) for s in found]
+    teams = {s.id: views.team_view(s) for s in found}
     if as_json:
-        return emit(peers=others)
+        return emit(peers=others, teams=teams)
     if not others:
         click.echo("No other bridge sessions. Start one in another project with: session-bridge start")
         return
-    rows = [("SESSION", "LABEL", "PROJECT", "HOST", "STATUS", "PATH")]
-    rows += [tuple(map(safe_line, (v["session_id"], v["label"] or "-", v["project_name"] or "?", v["host"],
-                                   v["status"], v["project_path"] or "?"))) for v in others]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    # The ROLE@ROOM column only once some session is in a room: without rooms the table reads as it always did.
+    in_rooms = any(t["room"] for t in teams.values())
+    rows = [("SESSION", "LABEL", *(("ROLE@ROOM",) if in_rooms else ()), "PROJECT", "HOST", "STATUS", "PATH")]
+    rows += [(*map(safe_line, (v["session_id"], v["label"] or "-")),
+              *((render.team(teams[v["session_id"]]),) if in_rooms else ()),
+              *map(safe_line, (v["project_name"] or "?", v["host"], v["status"], v["project_path"] or "?")))
+             for v in others]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
 
 
 @command(main, epilog=EXIT_CODES)
@@ -329,9 +384,19 @@ def status(as_json: bool) -> None:
     connections = [views.connection_view(c) for c in info["connections"]]
     if as_json:
         return emit(session=views.session_view(session), pending=info["pending"], connections=connections,
-                    delivery=views.delivery_view(session))
+                    delivery=views.delivery_view(session), team=views.team_view(session))
     click.echo(f"Session {safe_line(session.id)} ({safe_line(session.name)}) · {info['pending']} pending")
     click.echo(f"  delivery: {delivery.describe(session)}")
+    if session.room:
+        click.echo(f"  room: {safe_line(session.room)}"
+                   + (f", role {safe_line(session.role)} (reached as {safe_line(session.address)})" if session.role
+                      else ", no role"))
+    rule = inbound.policy(session)
+    if rule["mode"] != "accept" or rule["allow"]:  # the default says nothing; anything else the user must see
+        held = len(inbound.held(session))
+        click.echo(f"  inbound: {rule['mode']}"
+                   + (f", only from {safe_line(', '.join(rule['allow']))}" if rule["allow"] else "")
+                   + (f"; {held} held (release with: session-bridge inbound release --all)" if held else ""))
     for c in connections:
         click.echo(f"  connected: {safe_line(c['session_id'])} {safe_line(c['name'] or '?')} [{c['status']}]")
     if not connections:
@@ -515,6 +580,498 @@ def watch(driver: str, pane: str | None) -> None:
         click.echo(f"Error: {e.worded(WORDS)}", err=True)
         sys.exit(e.exit_code)
     sys.exit(notifier.Notifier(driver, announce).run())
+
+
+# --- rooms and roles, inbound policy (bridge/sessions.py, bridge/inbound.py) ---------------------------------------
+
+
+@command(main, "rooms", epilog=EXIT_CODES)
+@click.argument("room", required=False)
+def list_rooms(room: str | None, as_json: bool) -> None:
+    """List the rooms and who holds each role.
+
+    Each member's role, session, name, status and path; with ROOM, only that room. A member's status is active,
+    stale, or idle: a seat auto-mode keeps for a role while no agent holds it.
+
+    \b
+    Examples:
+        session-bridge rooms
+        session-bridge rooms shop --json
+    """
+    root = bridge.bridge_dir()
+    found = {validate.room(room): sessions.members(root, room)} if room is not None else sessions.rooms(root)
+    listing = {name: [views.member_view(s) for s in members] for name, members in found.items()}
+    if as_json:
+        return emit(rooms=listing)
+    if not any(listing.values()):
+        where = f"room {safe_line(room)}" if room is not None else "any room"
+        click.echo(f"Nobody is in {where} yet; join with: session-bridge start --room {safe_line(room or '<room>')} "
+                   "--role <role>")
+        return
+    for name, members in listing.items():
+        click.echo(f"Room {safe_line(name)}: {len(members)} session(s)")
+        rows = [("ROLE", "SESSION", "NAME", "STATUS", "PATH")]
+        rows += [tuple(map(safe_line, (v["role"] or "-", v["session_id"], v["name"], v["status"],
+                                       v["project_path"] or "?"))) for v in members]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+
+
+INBOUND_MEANS = {
+    "accept": "messages land in the inbox",
+    "hold": "messages are kept aside until you release them (session-bridge inbound release --all)",
+    "refuse": "senders get an error and nothing is kept",
+}
+
+
+@command(main, "inbound", epilog=EXIT_CODES)
+@click.argument("action", required=False, type=click.Choice((*inbound.MODES, "release")))
+@click.argument("ids", nargs=-1)
+@click.option("--allow", "allow", multiple=True, metavar="ENTRY",
+              help="Accept only these senders (repeatable; replaces the list): a session id, label, role@room or "
+                   "@room.")
+@click.option("--clear-allow", is_flag=True, help="Empty the allowlist: anyone may send again.")
+@click.option("--all", "release_all", is_flag=True, help="With release: release every held message.")
+def inbound_policy(action: str | None, ids: tuple[str, ...], allow: tuple[str, ...], clear_allow: bool,
+                   release_all: bool, as_json: bool) -> None:
+    """Show or set who may send to this session.
+
+    Shows the policy and the messages it holds.
+
+    \b
+    accept   (the default) messages land in the inbox
+    hold     messages are kept aside, unseen by every reader, until you release them
+    refuse   nothing is kept; the sender gets an error (exit 5)
+    release  move held messages (by id, or --all) into the inbox, pending from then on
+
+    \b
+    Examples:
+        session-bridge inbound hold --allow web@shop --allow @ops
+        session-bridge inbound release --all
+        session-bridge inbound accept --clear-allow
+    """
+    session = bridge.me()
+    if action == "release":
+        if allow or clear_allow:
+            raise click.UsageError("--allow and --clear-allow set the policy; give them without release")
+        if bool(ids) == release_all:
+            raise BridgeError("name the held messages to release, or give --all (not both); see them with: "
+                              "session-bridge inbound")
+        released = inbound.release(session, None if release_all else list(ids))
+        if as_json:
+            return emit(released=released)
+        if not released:
+            return click.echo("No held messages to release.")
+        click.echo(f"Released {len(released)} message(s) into the inbox: {' '.join(released)}")
+        return
+    if ids or release_all:
+        raise click.UsageError("message ids and --all go with release: session-bridge inbound release ID ...")
+    if allow and clear_allow:
+        raise click.UsageError("give --allow or --clear-allow, not both")
+    rule = inbound.policy(session)
+    if action or allow or clear_allow:
+        rule = inbound.set_policy(session, action, [] if clear_allow else list(allow) if allow else None)
+    held = [views.message_view(dict(m, status="held")) for m in inbound.held(session)]
+    if as_json:
+        return emit(session_id=session.id, inbound=views.inbound_view(rule), held=held)
+    senders = f"from {safe_line(', '.join(rule['allow']))} only" if rule["allow"] else "from anyone"
+    click.echo(f"Inbound for {safe_line(session.name)}: {rule['mode']} ({senders}): {INBOUND_MEANS[rule['mode']]}.")
+    if rule["allow"]:
+        click.echo("  anyone else is refused; allow everyone again with: session-bridge inbound --clear-allow")
+    for v in held:
+        click.echo("  " + render.summary(v, width=60))
+    if held:
+        click.echo(f"  {len(held)} held; release them with: session-bridge inbound release --all (or by id)")
+
+
+# --- role briefings (bridge/rooms.py) ------------------------------------------------------------------------------
+
+ROOM = click.option("--room", help="The room (default: the room of your session).")
+
+
+def room_or_mine(room: str | None) -> str:
+    """The room given, else the caller's session's room; an error naming --room when it has none."""
+    if room is not None:
+        return validate.room(room)
+    mine = bridge.current(bridge.bridge_dir())
+    if mine is not None and mine.room:
+        return mine.room
+    raise BridgeError("which room? give it with --room R (this caller has no session in a room)")
+
+
+@main.group("role-prompt", epilog=EXIT_CODES)
+def role_prompt() -> None:
+    """Save, show and list role briefings.
+
+    A briefing is what the session holding a role is told when it starts, resumes, clears or compacts. One per
+    room and role, up to 32 KiB of text. Only a human terminal, or an agent session launched with
+    BRIDGE_ADMIN=1, may set or delete them; every session may read them.
+
+    \b
+    Examples:
+        session-bridge role-prompt set web "You own the storefront (web/). Ask backend about the API."
+        session-bridge role-prompt set infra - --room shop < infra.md
+        session-bridge role-prompt list --room shop
+    """
+
+
+@command(role_prompt, "set", epilog=EXIT_CODES)
+@click.argument("role")
+@click.argument("text", required=False)
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the briefing from this file.")
+@ROOM
+def role_prompt_set(role: str, text: str | None, file: str | None, room: str | None, as_json: bool) -> None:
+    """Save a role's briefing (TEXT, '-' or --file).
+
+    TEXT is the briefing, '-' reads it from stdin; it replaces any earlier one of ROLE.
+
+    \b
+    Examples:
+        session-bridge role-prompt set web "You own the storefront (web/). Ask backend about the API."
+        session-bridge role-prompt set infra --file briefings/infra.md --room shop
+    """
+    room = room_or_mine(room)
+    validate.role(role)
+    saved = read_text(text, file, rooms.BRIEFING_CAP, "briefing")
+    rooms.set_briefing(bridge.bridge_dir(), room, role, saved)
+    if as_json:
+        return emit(briefing={"room": room, "role": role, "text": saved})
+    click.echo(f"Saved the briefing of {safe_line(role)}@{safe_line(room)} ({len(saved)} characters); the session "
+               "holding the role gets it when it starts, resumes, clears or compacts.")
+
+
+@command(role_prompt, "get", epilog=EXIT_CODES)
+@click.argument("role")
+@ROOM
+def role_prompt_get(role: str, room: str | None, as_json: bool) -> None:
+    """Print a role's briefing.
+
+    \b
+    Example:
+        session-bridge role-prompt get web --room shop
+    """
+    room = room_or_mine(room)
+    text = rooms.briefing(bridge.bridge_dir(), room, role)
+    if text is None:
+        raise BridgeError(f"{role}@{room} has no briefing; set one with: session-bridge role-prompt set {role} "
+                          f"\"...\" --room {room}")
+    if as_json:
+        return emit(briefing={"room": room, "role": role, "text": text})
+    click.echo(safe(text).rstrip("\n"))
+
+
+@command(role_prompt, "list", epilog=EXIT_CODES)
+@ROOM
+def role_prompt_list(room: str | None, as_json: bool) -> None:
+    """List the room's briefings.
+
+    Each role with its length and first line.
+
+    \b
+    Example:
+        session-bridge role-prompt list --room shop
+    """
+    room = room_or_mine(room)
+    found = [{"room": room, "role": r, "text": t} for r, t in rooms.briefings(bridge.bridge_dir(), room).items()]
+    if as_json:
+        return emit(room=room, briefings=found)
+    if not found:
+        return click.echo(f"No briefings in room {safe_line(room)}; add one with: session-bridge role-prompt set "
+                          f"<role> \"...\" --room {safe_line(room)}")
+    width = max(len(b["role"]) for b in found)
+    for b in found:
+        first = next((line.strip() for line in b["text"].splitlines() if line.strip()), "")
+        click.echo(f"{safe_line(b['role']).ljust(width)}  {len(b['text']):6} chars  {safe_line(first[:70])}")
+
+
+@command(role_prompt, "delete", epilog=EXIT_CODES)
+@click.argument("role")
+@ROOM
+def role_prompt_delete(role: str, room: str | None, as_json: bool) -> None:
+    """Delete a role's briefing.
+
+    Nothing to delete is not an error.
+
+    \b
+    Example:
+        session-bridge role-prompt delete web --room shop
+    """
+    room = room_or_mine(room)
+    deleted = rooms.delete_briefing(bridge.bridge_dir(), room, role)
+    if as_json:
+        return emit(room=room, role=role, deleted=deleted)
+    click.echo(f"Deleted the briefing of {safe_line(role)}@{safe_line(room)}." if deleted else
+               f"{safe_line(role)}@{safe_line(room)} had no briefing.")
+
+
+# --- auto-mode (bridge/rooms.py settings, bridge/policy.py rails, bridge/drivers/auto.py runner) -------------------
+
+
+class Number(click.ParamType):
+    """A limit: a finite number (an int when it is whole, so settings read `600`, not `600.0`); the core checks its
+    range and names the rule."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx) -> int | float:
+        """The value as an int or float; nan, inf and words are usage errors."""
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"must be a number, not {value!r}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"must be a finite number, not {value!r}", param, ctx)
+        return int(number) if number.is_integer() else number
+
+
+NUMBER = Number()
+
+
+@main.group(epilog=EXIT_CODES)
+def auto() -> None:
+    """Wake the role a message is for (auto-mode).
+
+    Behind rails: a hop limit, a rate limit, sensitive roles only by name, no auto-commit. Every role is manual
+    until turned on. A live session is woken through its notifier (monitor, tmux, Codex queue); a role with no
+    live session is run once per message by its spawn command (auto set --command), by `auto run`. Sensitive
+    roles (infra, qa) are woken only when turned on by name. Settings change only from a human terminal or a
+    session launched with BRIDGE_ADMIN=1, and take effect at once.
+
+    \b
+    Examples:
+        session-bridge auto set shop web --driver spawn --cwd ~/shop/web
+        session-bridge auto on shop             # every role of shop that is not sensitive
+        session-bridge auto on shop infra       # a sensitive role: only by name
+        session-bridge auto run &               # wakes roles with no live session
+        session-bridge auto status
+        session-bridge auto off                 # nothing is woken anywhere
+    """
+
+
+@command(auto, "set", epilog=EXIT_CODES)
+@click.argument("room")
+@click.argument("role")
+@click.option("--driver", help=f"How to wake the role: {', '.join(rooms.DRIVERS)} (auto: its live session's own "
+                               "notifier, else spawn when it has a command).")
+@click.option("--cwd", "cwd", help="The role's project directory (where a spawned run starts).")
+@click.option("--command", "command_line", metavar="CMD",
+              help=f"What a spawned run executes, the message as its last argument (default {rooms.DEFAULT_COMMAND!r}"
+                   " with --driver spawn), e.g. 'codex exec'.")
+def auto_set(room: str, role: str, driver: str | None, cwd: str | None, command_line: str | None,
+             as_json: bool) -> None:
+    """Configure a role's driver, directory and command.
+
+    It also gives ROLE a seat in ROOM: a session that keeps its messages while no agent holds it. It never turns the
+    role on (auto on ROOM ROLE does).
+
+    \b
+    Examples:
+        session-bridge auto set shop web --driver spawn --cwd ~/shop/web
+        session-bridge auto set shop backend --driver spawn --command 'codex exec'
+    """
+    root = bridge.bridge_dir()
+    cfg = rooms.configure(root, room, role, driver=driver, cwd=cwd, command=command_line)
+    seat = sessions.role_session(root, room, role)
+    if as_json:
+        return emit(role=views.role_config_view(cfg), session_id=seat.id if seat else None)
+    click.echo(f"{safe_line(role)}@{safe_line(room)}: driver {cfg.driver}"
+               + (f", command {safe_line(cfg.command)}" if cfg.command else "")
+               + (f", in {safe_line(cfg.cwd)}" if cfg.cwd else "")
+               + (f"; session {seat.id} ({seat.liveness})" if seat else "") + ".")
+    click.echo(f"  wake {cfg.wake}: {safe_line(cfg.why)}")
+
+
+def _switch(on: bool, room: str | None, role: str | None, as_json: bool) -> None:
+    """auto on|off [ROOM [ROLE]]: change the switch, then say what is woken now and what stayed manual."""
+    root = bridge.bridge_dir()
+    rooms.switch(root, on, room, role)
+    state = views.auto_status_view(rooms.overview(root))
+    shown = views.switch_view(state, room, role)
+    entries, sensitive_manual = shown["roles"], shown["sensitive_manual"]
+    if as_json:
+        return emit(**shown)
+    if room is None:
+        click.echo("Auto-mode is on: roles turned on (by room or by name) are woken." if on else
+                   "Auto-mode is off everywhere: nothing is woken (turn it on again with: session-bridge auto on).")
+    elif role is not None:
+        e = entries[role]
+        click.echo(f"{safe_line(role)}@{safe_line(room)} is {e['wake']}: {safe_line(e['why'])}.")
+    else:
+        woken = sorted(r for r, e in entries.items() if e["wake"] == "auto")
+        click.echo(f"Room {safe_line(room)} is {'on' if on else 'off'}"
+                   + (f"; woken: {safe_line(', '.join(woken))}" if woken else "; no role of it is woken") + ".")
+        if on:
+            # Name the sensitive roles that stayed off; with none of them in the room yet, the ones that would.
+            sensitive = state["rooms"].get(room, {}).get("limits", state["limits"])["sensitive"]
+            named = sensitive_manual or ([] if any(r in entries for r in sensitive) else sensitive)
+            if named:
+                roles = f"role {named[0]} stays" if len(named) == 1 else f"roles {', '.join(named)} stay"
+                click.echo(safe_line(f"Sensitive {roles} manual{'' if sensitive_manual else ' (none in the room yet)'}"
+                                     f"; turn one on by name: session-bridge auto on {room} {named[0]}"))
+    if on and not state["runner"]:
+        click.echo("No auto run is running: roles with no live session are woken only once one runs "
+                   "(session-bridge auto run).")
+
+
+@command(auto, "on", epilog=EXIT_CODES)
+@click.argument("room", required=False)
+@click.argument("role", required=False)
+def auto_on(room: str | None, role: str | None, as_json: bool) -> None:
+    """Turn auto-mode on everywhere, for a room or a role.
+
+    Without arguments, the master switch; with ROOM, every role of it that is not sensitive; with ROLE, that role
+    by name (the only way a sensitive role is woken).
+
+    \b
+    Examples:
+        session-bridge auto on shop
+        session-bridge auto on shop infra
+    """
+    _switch(True, room, role, as_json)
+
+
+@command(auto, "off", epilog=EXIT_CODES)
+@click.argument("room", required=False)
+@click.argument("role", required=False)
+def auto_off(room: str | None, role: str | None, as_json: bool) -> None:
+    """Turn auto-mode off everywhere, for a room or a role.
+
+    Without arguments nothing is woken anywhere; with ROOM, none of its roles; with ROLE, that one.
+
+    \b
+    Examples:
+        session-bridge auto off
+        session-bridge auto off shop web
+    """
+    _switch(False, room, role, as_json)
+
+
+@command(auto, "limits", epilog=EXIT_CODES)
+@click.argument("room", required=False)
+@click.option("--max-hops", type=int, help="An auto-woken chain stops after this many hops (default 6).")
+@click.option("--rate", type=int, help="Wakes per role per minute; more wait for a slot (default 12).")
+@click.option("--quiet", type=NUMBER, help="Seconds of quiet after which a chain starts again at hop 0 (600).")
+@click.option("--cooldown", type=NUMBER, help="Seconds between two pushes into one live session (10).")
+@click.option("--run-timeout", type=NUMBER, help="Seconds after which a spawned run is stopped (1800).")
+@click.option("--sensitive", metavar="ROLE,ROLE",
+              help="Roles woken only when turned on by name (default infra,qa; '' for none).")
+@click.option("--deny", metavar="REGEX", help="Shell commands an auto-driven session may not run (a regex; by "
+                                              "default git commit, push and reset).")
+def auto_limits(room: str | None, max_hops: int | None, rate: int | None, quiet: float | None,
+                cooldown: float | None, run_timeout: float | None, sensitive: str | None, deny: str | None,
+                as_json: bool) -> None:
+    """Show or change auto-mode's limits.
+
+    Without ROOM, the defaults of every room; with ROOM, that room's own.
+
+    \b
+    Examples:
+        session-bridge auto limits
+        session-bridge auto limits shop --max-hops 4 --rate 6
+        session-bridge auto limits --sensitive infra,qa,billing
+    """
+    root = bridge.bridge_dir()
+    if room is not None:
+        validate.room(room)
+    values = {"max_hops": max_hops, "rate_per_min": rate, "quiet_s": quiet, "cooldown_s": cooldown,
+              "run_timeout_s": run_timeout, "deny": deny,
+              "sensitive": None if sensitive is None else [r.strip() for r in sensitive.split(",") if r.strip()]}
+    if any(v is not None for v in values.values()):
+        settings = rooms.set_limits(root, room, **values)
+    else:
+        settings = rooms.load(root)
+    current = views.limits_view(rooms.limits(settings, room) if room else settings["limits"])
+    if as_json:
+        return emit(room=room, limits=current)
+    click.echo(f"{'Limits in room ' + safe_line(room) if room else 'Default limits (every room)'}: "
+               f"{render.limits(current)}")
+
+
+@command(auto, "status", epilog=EXIT_CODES)
+def auto_status(as_json: bool) -> None:
+    """Show what auto-mode wakes, and why.
+
+    The switch, the limits, whether a runner runs, and per room and role whether it is woken and why, its driver
+    and command, its session and how many messages wait.
+
+    \b
+    Example:
+        session-bridge auto status --json
+    """
+    state = views.auto_status_view(rooms.overview(bridge.bridge_dir()))
+    if as_json:
+        return emit(**state)
+    click.echo(f"Auto-mode: {'on' if state['automation'] else 'off everywhere'} · runner: "
+               + ("running" if state["runner"] else "not running (start one with: session-bridge auto run)"))
+    click.echo(f"Limits: {render.limits(state['limits'])}")
+    if not state["rooms"]:
+        click.echo("No rooms yet; join one with: session-bridge start --room <room> --role <role>")
+    for name, r in state["rooms"].items():
+        click.echo(f"Room {safe_line(name)}" + (" (on)" if r["all"] else ""))
+        if r["limits"] != state["limits"]:
+            click.echo(f"  limits: {render.limits(r['limits'])}")
+        for role, e in r["roles"].items():
+            where = f"session {e['session_id']} {e['status']}, {e['pending']} pending" if e["session_id"] else \
+                "no session"
+            click.echo(f"  {safe_line(role)}: {e['wake']} · driver {e['driver']}"
+                       + (f" · command {safe_line(e['command'])}" if e["command"] else "") + f" · {where}"
+                       + (" · sensitive" if e["sensitive"] else "") + (" · briefing" if e["briefing"] else ""))
+            click.echo(f"      {safe_line(e['why'])}")
+
+
+@command(auto, "run", epilog=EXIT_CODES)
+def auto_run(as_json: bool) -> None:
+    """Run auto-mode in the foreground until stopped.
+
+    Until Ctrl-C or SIGTERM it wakes roles with no live session (spawn) and pushes to live ones that need it (tmux,
+    Codex queue), behind the rails. One per bridge dir; it prints one line when it starts and logs the rest
+    (session-bridge auto log).
+
+    \b
+    Example:
+        session-bridge auto run
+    """
+    import signal
+
+    from bridge.drivers.auto import Runner  # only this long-running command needs it
+
+    root = bridge.bridge_dir()
+    if rooms.runner_running(root):
+        raise BridgeError(f"another auto run already runs for {root}; one is enough (see: session-bridge auto status)")
+    runner = Runner(root)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, runner.stop)  # ends the loop cleanly: running spawns are stopped, their messages kept
+    log = policy.log_path(root)
+    if as_json:
+        emit(status="running", pid=os.getpid(), bridge_dir=str(root), log=str(log))
+    else:
+        click.echo(f"Auto-mode runner started for {root} (pid {os.getpid()}); it logs to {log}; Ctrl-C stops it.")
+    sys.stdout.flush()
+    sys.exit(runner.run())
+
+
+@command(auto, "log", epilog=EXIT_CODES)
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="The newest this many events (0: all).")
+def auto_log(limit: int, as_json: bool) -> None:
+    """Show what auto-mode did, and why not.
+
+    Who it woke and when, and why a message was not (held, later, waits, failed, gave-up).
+
+    \b
+    Example:
+        session-bridge auto log --limit 20
+    """
+    events = [views.auto_event_view(e) for e in policy.read_log(bridge.bridge_dir(), limit)]
+    if as_json:
+        return emit(events=events)
+    if not events:
+        click.echo("Nothing logged yet: auto-mode logs here once a role is woken or held (session-bridge auto run).")
+    for v in events:
+        click.echo(render.auto_event(v))
 
 
 # --- driving a peer's tmux pane (bridge/drivers/tmux.py) -----------------------------------------------------------

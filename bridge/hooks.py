@@ -7,10 +7,16 @@
     session-bridge hook background-listen   (Stop, asyncRewake) wait for a message; exit 2 with it to wake the agent
     session-bridge background on|off        opt in to background listening for this session
     session-bridge cursor-hook              Cursor's stop hook: waiting messages as its next turn (followup_message)
+    session-bridge hook pre-tool-use        the no-auto-commit guard (Claude Code's PreToolUse, Codex's, Qwen Code's):
+                                            deny git commit/push/reset and settings changes where auto-mode drives;
+                                            the same for Gemini CLI (before-tool), Cursor (before-shell-execution)
+                                            and Copilot CLI (copilot-pre-tool-use), each in its host's format
 
 Each hook reads the event's JSON payload on stdin, prints one JSON object and exits 0 within its deadline, whatever
 state the bridge is in: a broken bridge must never block the user's prompt. The background listener alone exits 2,
 by design: that is how an asyncRewake hook wakes an idle session. The pending-message text is the core's digest.
+The guard alone may deny (a tool call, never a prompt), and only in a session auto-mode drives; a broken bridge
+allows, except in a run auto-mode started (BRIDGE_AUTO=1), where it still denies what the default rules deny.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import orjson
 import psutil
 
 import bridge
-from bridge import delivery, render, rooms, sessions, views
+from bridge import render
 from bridge.errors import BridgeError
 from bridge.render import TRUST
 from bridge.terminal import safe_line
@@ -175,6 +181,8 @@ def report(me: bridge.Session) -> None:
 
 def handed_over(me: bridge.Session, head: str, read_more: str, send) -> None:
     """Hand the agent the core's digest of waiting messages through send(text); they are read once it is written."""
+    from bridge import delivery
+
     with bridge.digest(me, MAX_CONTEXT, head, cli(), read_more) as text:
         if text is not None:
             send(text)
@@ -189,6 +197,8 @@ def handed_over(me: bridge.Session, head: str, read_more: str, send) -> None:
 @answered("SessionStart")
 def session_start(data: dict, answer: Answer) -> dict:
     """Bind this Claude session to the project's bridge session, if it has one, and summarise its state."""
+    from bridge import rooms, sessions
+
     me = bridge.bind(bridge.bridge_dir(), agent_id(data))
     if me is None and all(sessions.team_env()):
         me, _ = bridge.start()  # launched as BRIDGE_ROOM=... BRIDGE_ROLE=... claude: it joins its room at once
@@ -226,6 +236,8 @@ def session_start(data: dict, answer: Answer) -> dict:
 def user_prompt_submit(data: dict, answer: Answer) -> dict | None:
     """The messages waiting for this session, oldest first within the budget, framed as peer input. They are
     marked read only after their text is on stdout; if the deadline comes first they stay pending."""
+    from bridge import delivery
+
     me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
     if me is None or not delivery.prompt_hook_hands_over(me):
         return {}
@@ -251,6 +263,8 @@ def session_end(data: dict, answer: Answer) -> dict:
 
 def background_listen() -> None:
     """(Stop hook, asyncRewake) Wait for a message while the session is idle; exit 2 with it to wake the agent."""
+    from bridge import delivery, views
+
     data = payload()
     try:
         me = bridge.for_agent(bridge.bridge_dir(), agent_id(data))
@@ -296,10 +310,155 @@ def cursor_hook(data: dict, answer: Answer) -> dict | None:
     return None
 
 
+# --- the no-auto-commit guard: each host's pre-tool hook ---------------------------------------------------------
+#
+# Every shell command the agent is about to run passes here (the plugin matches Claude Code's Bash and Monitor
+# tools, init each host's shell tool): in a session auto-mode drives, policy.guard denies git's commit, push and
+# reset (the `deny` limit) and changes to auto-mode's settings; everything else, and every session auto-mode does not
+# drive, is left alone: {} is "no decision", the host's own permission rules then apply as if the hook were not
+# there. The hooks differ only in their payload and answer. Claude-shaped (Claude Code, Codex, Qwen Code):
+# {"tool_input": {"command"}} in, a hookSpecificOutput with permissionDecision "deny" out; Gemini CLI's BeforeTool:
+# the same input, {"decision": "deny", "reason"} out; Cursor's beforeShellExecution: {"command", "cwd",
+# "workspace_roots"} in, {"permission": "deny", "user_message", "agent_message"} out; Copilot CLI's preToolUse:
+# {"toolName", "toolArgs": "<JSON>"} in, {"permissionDecision": "deny", "permissionDecisionReason"} out.
+
+# When the bridge cannot be read in a run auto-mode started, the default pattern still holds (fail closed).
+FAIL_CLOSED = ("session-bridge: denied in a run auto-mode started (no auto-commit; the bridge could not be read, so "
+               "the default rules hold): a human reviews and runs git commit, push and reset, and changes auto-mode's "
+               "settings; leave the change uncommitted and say so in your reply")
+
+
+def shell_command(data: dict) -> str | None:
+    """The shell command a pre-tool payload is about, or None: tool_input.command (Claude Code, Codex, Gemini CLI,
+    Qwen Code), toolArgs' command (Copilot CLI; a JSON string), or a top-level command (Cursor)."""
+    if isinstance(data.get("tool_input"), dict):
+        command = data["tool_input"].get("command")
+    elif "toolArgs" in data:
+        args = data["toolArgs"]
+        if isinstance(args, str):
+            try:
+                args = orjson.loads(args)
+            except orjson.JSONDecodeError:
+                args = None
+        command = args.get("command") if isinstance(args, dict) else None
+    else:
+        command = data.get("command")
+    return command if isinstance(command, str) and command.strip() else None
+
+
+def denial(fmt: str, why: str) -> dict:
+    """The host's answer that denies the tool call with `why` (shown to the model)."""
+    if fmt == "gemini":
+        return {"decision": "deny", "reason": why}
+    if fmt == "cursor":
+        return {"permission": "deny", "user_message": why, "agent_message": why}
+    if fmt == "copilot":
+        return {"permissionDecision": "deny", "permissionDecisionReason": why}
+    return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                   "permissionDecisionReason": why}}
+
+
+def _auto_anywhere(root) -> bool:
+    """Whether any session here may be one auto-mode drives, from the disk alone: the settings exist (a role may be
+    auto-woken) or a session keeps an auto-mode wake (.woken). policy.auto_driven is False for every session when
+    neither holds and the caller has no BRIDGE_AUTO: the guard then answers without loading any session."""
+    from bridge import layout
+
+    if (root / layout.ROOMS / layout.SETTINGS).exists():
+        return True
+    folder = layout.sessions_dir(root)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return False
+    return any(os.path.lexists(os.path.join(folder, name, layout.WOKEN)) for name in names)
+
+
+def _project_from(data: dict) -> None:
+    """Hosts that export no project directory to their hooks (Codex, Cursor, Copilot CLI) name it in the payload."""
+    if os.environ.get("PROJECT_DIR") or os.environ.get("CLAUDE_PROJECT_DIR"):
+        return
+    roots = data.get("workspace_roots")
+    where = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else data.get("cwd")
+    if isinstance(where, str) and os.path.isabs(where):
+        os.environ["PROJECT_DIR"] = where
+
+
+def why_denied(data: dict, command: str) -> str | None:
+    """policy.guard's verdict on `command` for the caller's session: the one its agent holds, else (a run auto-mode
+    spawned, which carries BRIDGE_SESSION_ID) the one it was started as; None allows it."""
+    from bridge import identity
+
+    root = bridge.bridge_dir()
+    if not _auto_anywhere(root) and identity.env_above("BRIDGE_AUTO") != "1":
+        return None
+    from bridge import policy
+
+    _project_from(data)
+    agent = data.get("session_id") or data.get("conversation_id")
+    me = bridge.for_agent(root, agent if isinstance(agent, str) and agent else None)
+    if me is None and os.environ.get("BRIDGE_SESSION_ID"):
+        me = bridge.current(root)
+    return policy.guard(me, command, root)
+
+
+def fail_closed(command: str) -> str | None:
+    """The verdict when the bridge could not be read (a broken bridge dir, the deadline): allow, except in a run
+    auto-mode started (BRIDGE_AUTO=1 here or above), where the default pattern and the settings rule still deny."""
+    import re
+
+    try:
+        from bridge import identity, policy, rooms
+
+        auto = identity.env_above("BRIDGE_AUTO") == "1"
+        rules = (rooms.LIMITS["deny"], policy.SETTINGS_CHANGE)
+    except Exception:  # noqa: BLE001 - the guard never stops an agent because the bridge is broken
+        return None
+    return FAIL_CLOSED if auto and any(re.search(r, command) for r in rules) else None
+
+
+def guarded(data: dict, fmt: str) -> dict:
+    """The guard's answer to a pre-tool payload in the host's format: a denial, or {} (no decision)."""
+    command = shell_command(data)
+    if command is None:
+        return {}
+    try:
+        why = why_denied(data, command)
+    except Exception:  # noqa: BLE001 - the deadline (_Late) too: allow, but fail closed for auto-mode's runs
+        why = fail_closed(command)
+    return denial(fmt, why) if why else {}
+
+
+@answered("PreToolUse")
+def pre_tool_use(data: dict, answer: Answer) -> dict:
+    """(Claude Code's PreToolUse; Codex's and Qwen Code's) In a session auto-mode drives, deny git commit, push and
+    reset (the `deny` limit) and changes to auto-mode's settings; {} (no decision) for anything else."""
+    return guarded(data, "claude")
+
+
+@answered("BeforeTool")
+def before_tool(data: dict, answer: Answer) -> dict:
+    """(Gemini CLI's BeforeTool) The guard of pre-tool-use, answered as {"decision": "deny", "reason": ...}."""
+    return guarded(data, "gemini")
+
+
+@answered("beforeShellExecution")
+def before_shell_execution(data: dict, answer: Answer) -> dict:
+    """(Cursor's beforeShellExecution) The guard of pre-tool-use, answered as {"permission": "deny", ...}."""
+    return guarded(data, "cursor")
+
+
+@answered("preToolUse")
+def copilot_pre_tool_use(data: dict, answer: Answer) -> dict:
+    """(Copilot CLI's preToolUse) The guard of pre-tool-use, answered as {"permissionDecision": "deny", ...}."""
+    return guarded(data, "copilot")
+
+
 # --- the commands ------------------------------------------------------------------------------------------------
 
 EVENTS = {"session-start": session_start, "user-prompt-submit": user_prompt_submit, "session-end": session_end,
-          "background-listen": background_listen}
+          "background-listen": background_listen, "pre-tool-use": pre_tool_use, "before-tool": before_tool,
+          "before-shell-execution": before_shell_execution, "copilot-pre-tool-use": copilot_pre_tool_use}
 
 
 def __getattr__(name: str) -> object:
@@ -311,8 +470,8 @@ def __getattr__(name: str) -> object:
 
     @click.group()
     def hook() -> None:
-        """Agent hooks (the plugin's hooks.json, and `init` for Codex, Gemini CLI and Qwen Code, run these; each
-        reads the event's JSON on stdin)."""
+        """Agent hooks (the plugin's hooks.json, and `init` for Codex, Gemini CLI, Qwen Code, Cursor and Copilot CLI,
+        run these; each reads the event's JSON on stdin)."""
 
     for event, fn in EVENTS.items():
         hook.command(event, help=fn.__doc__)(fn)
@@ -331,6 +490,8 @@ def __getattr__(name: str) -> object:
         Example:
             session-bridge background on
         """
+        from bridge import delivery, views
+
         try:
             me = bridge.me()
             if state != "status":

@@ -22,10 +22,10 @@ from pathlib import Path
 from bridge import identity, layout, rooms
 from bridge.sessions import Session
 
-RATE_WINDOW_S = 60.0
+RATE_WINDOW_S = 60.0  # rate_per_min counts wakes in this window (BRIDGE_RATE_WINDOW_S overrides it, for tests)
 # Commands that change auto-mode's settings: also denied to auto-driven sessions by the guard (defence in depth:
 # the CLI refuses them there too, see rooms.require_admin).
-SETTINGS_CHANGE = r"session-bridge\s+(auto\s+(on|off|set|limits)|role-prompt\s+(set|delete))\b"
+SETTINGS_CHANGE = r"""(session-bridge["']?|-m\s+bridge)\s+(auto\s+(on|off|set|limits)|role-prompt\s+(set|delete))\b"""
 
 
 def hops(msg: dict | None) -> int:
@@ -115,6 +115,7 @@ def take_slot(root: Path, room: str, role: str, limits: dict, *, push: bool = Fa
     """Count one wake of role@room if its rate limit (and, for a push into a live session, the cooldown) allows one
     now: None. Otherwise the time a slot frees, and nothing is counted. Shared on disk by every waker."""
     now = now or time.time()
+    window = float(os.environ.get("BRIDGE_RATE_WINDOW_S") or RATE_WINDOW_S)
     folder = root / layout.ROOMS / room / layout.RAILS
     layout.make_dirs(folder)
     path = folder / f"{role}.json"
@@ -124,10 +125,10 @@ def take_slot(root: Path, room: str, role: str, limits: dict, *, push: bool = Fa
         except (OSError, ValueError):
             state = {}
         state = state if isinstance(state, dict) else {}
-        wakes = [t for t in state.get("wakes", []) if isinstance(t, (int, float)) and now - t < RATE_WINDOW_S]
+        wakes = [t for t in state.get("wakes", []) if isinstance(t, (int, float)) and now - t < window]
         rate = int(limits["rate_per_min"])
         if len(wakes) >= rate:
-            return sorted(wakes)[-rate] + RATE_WINDOW_S
+            return sorted(wakes)[-rate] + window
         last_push = state.get("last_push") if isinstance(state.get("last_push"), (int, float)) else 0
         if push and now - last_push < limits["cooldown_s"]:
             return last_push + limits["cooldown_s"]

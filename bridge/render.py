@@ -79,3 +79,27 @@ def cli_command() -> str:
     be on PATH there), else the CLI on PATH."""
     root = os.environ.get("CLAUDE_PLUGIN_ROOT")
     return shlex.quote(os.path.join(root, "scripts", "session-bridge")) if root else "session-bridge"
+
+
+def team(view: dict) -> str:
+    """Where a session sits, for a table cell: `role@room`, `@room` (in a room without a role), or `-`."""
+    if view.get("address"):
+        return safe_line(view["address"])
+    return f"@{safe_line(view['room'])}" if view.get("room") else "-"
+
+
+def limits(view: dict) -> str:
+    """auto-mode's limits on one line."""
+    sensitive = ", ".join(safe_line(s) for s in view["sensitive"]) or "none"
+    return (f"max_hops {view['max_hops']}, rate {view['rate_per_min']}/min, quiet {view['quiet_s']} s, cooldown "
+            f"{view['cooldown_s']} s, run timeout {view['run_timeout_s']} s, sensitive {sensitive}, "
+            f"deny {safe_line(view['deny'])}")
+
+
+def auto_event(view: dict) -> str:
+    """One line of auto-mode's log: time, event, role@room, message id, why (peer-chosen names escaped)."""
+    where = f"{safe_line(view['role'])}@{safe_line(view['room'])}" if view.get("role") else "-"
+    parts = [safe_line(view["at"]), f"{safe_line(view['event']):8}", where, safe_line(view.get("msg") or "-")]
+    if view.get("driver"):
+        parts.append(f"[{safe_line(view['driver'])}]")
+    return "  ".join(parts) + (f"  {safe_line(view['why'])}" if view.get("why") else "")

@@ -26,6 +26,11 @@ from bridge.errors import BridgeError
 WAKES = ("auto", "manual")
 DRIVERS = ("auto", "monitor", "tmux", "queue", "spawn")
 DEFAULT_COMMAND = "claude -p"
+# git's commit, push or reset as a command: after a separator, a space, a quote (`sh -c "git push"`) or a path
+# (/usr/bin/git), past git's options, those that take a value too (`git -C repo commit`, `-c k=v`, `--git-dir DIR`);
+# an option's value never starts with "-", so no input makes the match backtrack without end.
+DENY = (r"""(^|[\s;&|(`'"/\\])git\s+((-[Cc]|--(git-dir|work-tree|namespace|exec-path|config-env|super-prefix))\s+"""
+        r"""("[^"]*"|'[^']*'|[^-\s]\S*)\s+|-\S+\s+)*(commit|push|reset)\b""")
 LIMITS = {
     "max_hops": 6,  # an auto-woken chain stops after this many hops (metadata.hops)
     "rate_per_min": 12,  # wakes per role per minute; more wait for a free slot, never dropped
@@ -33,7 +38,7 @@ LIMITS = {
     "cooldown_s": 10,  # between two pushes into one live session
     "run_timeout_s": 1800,  # a spawned run longer than this is stopped (its message is offered again)
     "sensitive": ["infra", "qa"],  # never auto-woken unless turned on by name
-    "deny": r"(^|[;&|(]\s*|\s)git\s+(-\S+\s+)*(commit|push|reset)\b",  # what auto-driven sessions may not run
+    "deny": DENY,  # what auto-driven sessions may not run (policy.guard)
 }
 BRIEFING_CAP = 32 * 1024
 
@@ -216,6 +221,8 @@ def switch(root: Path, on: bool, room: str | None = None, role: str | None = Non
         validate.room(room)
     if role is not None:
         validate.role(role)
+        if room is None:
+            raise BridgeError(f"role {role!r} needs its room: name the room, then the role")
 
     def apply(data: dict) -> None:
         if room is None:
@@ -239,6 +246,14 @@ def switch(root: Path, on: bool, room: str | None = None, role: str | None = Non
 def set_limits(root: Path, room: str | None = None, **values: object) -> dict:
     """Change limits (LIMITS' keys; None leaves one as it is) for every room, or for one room."""
     bad = [k for k, v in values.items() if v is not None and (k not in LIMITS or not _valid_limit(k, v))]
+    if "deny" in bad:
+        import re
+
+        try:
+            re.compile(values["deny"])
+        except (re.error, TypeError) as e:
+            raise BridgeError(f"the deny pattern is not a regular expression ({e}); fix it, e.g. "
+                              r"'git\s+(commit|push)'") from None
     if bad:
         raise BridgeError(f"invalid limit {bad[0]}={values[bad[0]]!r}; numbers must be >= 1 (quiet_s >= 0), "
                           "sensitive a list of role names, deny a regular expression")

@@ -531,9 +531,11 @@ def recipients(root: Path, name: str, me: Session | None) -> list[Session]:
     """Who a message to `name` goes to: `*` every other session of the caller's room (`*@room`: of that room), one
     copy each; any other name the one session find_peer names."""
     _check_name(name)
-    target, _, room = name.partition("@")
+    target, at, room = name.partition("@")
     if target != BROADCAST:
         return [find_peer(root, name, me)]
+    if at and not room:
+        raise PeerNotFound("'*@' names no room; send to '*' (your room) or '*@ROOM'")
     if not room:
         if me is None or me.room is None:
             raise PeerNotFound("'*' sends to your room, and this session is in none; start with --room R, or "

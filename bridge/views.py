@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from bridge.sessions import Session
 
 VERSION = 1
-Liveness = Literal["active", "stale", "gone"]
+Liveness = Literal["active", "stale", "idle", "gone"]  # idle: a seat (bridge.sessions.liveness)
 
 
 # Functional syntax: "from" is a Python keyword.
@@ -109,3 +109,168 @@ def delivery_view(s: Session) -> DeliveryView:
     paths = {p: {"ok": e["ok"], "detail": e.get("detail", ""), "at": e["at"],
                  "armed": p in delivery.RUNNING and delivery.armed(s, p)} for p, e in delivery.last(s).items()}
     return {"mode": delivery.mode(s), "effective": delivery.resolve(s), "paths": paths}
+
+
+# --- rooms and roles, auto-mode, inbound policy ------------------------------------------------------------------
+
+
+class TeamView(TypedDict):
+    """Where a session sits: its room, its role there, and `role@room`, the address any session reaches it by
+    (each null outside a room / without a role)."""
+
+    room: str | None
+    role: str | None
+    address: str | None
+
+
+MemberView = TypedDict("MemberView", {**SessionView.__annotations__, **TeamView.__annotations__})
+MemberView.__doc__ = "A session of a room: the session with its room, role and address (status `idle`: a seat)."
+
+
+class LimitsView(TypedDict):
+    """Auto-mode's rails in force (bridge.rooms.LIMITS)."""
+
+    max_hops: int
+    rate_per_min: int | float
+    quiet_s: int | float
+    cooldown_s: int | float
+    run_timeout_s: int | float
+    sensitive: list[str]
+    deny: str
+
+
+class RoleConfigView(TypedDict):
+    """What auto-mode does for one role now (bridge.rooms.RoleConfig): wake (`auto` or `manual`) and why, its
+    driver, directory and command, whether it is sensitive."""
+
+    room: str
+    role: str
+    wake: str
+    why: str
+    driver: str
+    cwd: str | None
+    command: str | None
+    sensitive: bool
+
+
+class RoleAutoView(TypedDict):
+    """One role in `auto status`: its policy, and the session holding it (null when none), how it is, how many
+    messages wait for it, whether it has a briefing."""
+
+    wake: str
+    why: str
+    driver: str
+    cwd: str | None
+    command: str | None
+    sensitive: bool
+    session_id: str | None
+    status: str | None
+    pending: int
+    briefing: bool
+
+
+class RoomAutoView(TypedDict):
+    """One room in `auto status`: whether the whole room is on, its limits, and {role: RoleAutoView}."""
+
+    all: bool
+    limits: LimitsView
+    roles: dict[str, RoleAutoView]
+
+
+class AutoStatusView(TypedDict):
+    """auto-mode as it stands (bridge.rooms.overview): the master switch, the default limits, whether a runner
+    runs, and {room: RoomAutoView}."""
+
+    automation: bool
+    limits: LimitsView
+    runner: bool
+    rooms: dict[str, RoomAutoView]
+
+
+AutoEventView = TypedDict("AutoEventView", {
+    "at": str, "event": str, "room": str | None, "role": str | None, "session": str | None, "msg": str | None,
+    "from": str | None, "hops": int | None, "why": str, "driver": str | None,
+})
+AutoEventView.__doc__ = ("One line of auto-mode's log (logs/auto.jsonl): when, what (woke, held, later, waits, left, "
+                         "done, failed, gave-up, started, stopped, ...), for which role@room and message, and why.")
+
+
+class BriefingView(TypedDict):
+    """A role's briefing: the text SessionStart hands the session that holds role@room."""
+
+    room: str
+    role: str
+    text: str
+
+
+class InboundView(TypedDict):
+    """A session's inbound policy: mode (`accept`, `hold`, `refuse`) and the allowlist (empty: everyone)."""
+
+    mode: str
+    allow: list[str]
+
+
+class FailedSendView(TypedDict):
+    """A broadcast recipient that did not get its copy, and why (the error's exit code: 5 refused or gone)."""
+
+    session_id: str
+    name: str
+    error: str
+    exit_code: int
+
+
+def team_view(s: Session) -> TeamView:
+    """A session's room, role and address."""
+    return {"room": s.room, "role": s.role, "address": s.address}
+
+
+def member_view(s: Session) -> MemberView:
+    """A session of a room, with its room, role and address."""
+    return {**session_view(s), **team_view(s)}  # type: ignore[typeddict-item]
+
+
+def limits_view(limits: dict) -> LimitsView:
+    """Limits as bridge.rooms.limits() gives them."""
+    return {k: limits[k] for k in LimitsView.__annotations__}  # type: ignore[return-value]
+
+
+def role_config_view(cfg: object) -> RoleConfigView:
+    """A bridge.rooms.RoleConfig."""
+    return {k: getattr(cfg, k) for k in RoleConfigView.__annotations__}  # type: ignore[return-value]
+
+
+def auto_status_view(overview: dict) -> AutoStatusView:
+    """bridge.rooms.overview() in the shared shape."""
+    rooms = {name: {"all": r["all"], "limits": limits_view(r["limits"]),
+                    "roles": {role: {k: e[k] for k in RoleAutoView.__annotations__} for role, e in r["roles"].items()}}
+             for name, r in overview["rooms"].items()}
+    return {"automation": overview["automation"], "limits": limits_view(overview["limits"]),
+            "runner": overview["runner"], "rooms": rooms}  # type: ignore[typeddict-item]
+
+
+def switch_view(status: AutoStatusView, room: str | None, role: str | None) -> dict:
+    """What `auto on|off [ROOM [ROLE]]` shows after the change (both front-ends): the master switch, what was named,
+    the room's roles (or the one role) as they are now, and the sensitive ones among them that stayed manual."""
+    roles = status["rooms"].get(room, {}).get("roles", {}) if room else {}
+    if role is not None:
+        roles = {role: roles[role]} if role in roles else {}
+    return {"automation": status["automation"], "room": room, "role": role, "roles": roles,
+            "sensitive_manual": sorted(r for r, e in roles.items() if e["sensitive"] and e["wake"] == "manual")}
+
+
+def auto_event_view(line: dict) -> AutoEventView:
+    """A line of bridge.policy.read_log(), with every key present (extra keys, e.g. a run's pid, dropped)."""
+    out = {k: line.get(k) for k in AutoEventView.__annotations__}
+    out["at"], out["event"], out["why"] = str(line.get("at") or ""), str(line.get("event") or ""), \
+        str(line.get("why") or "")
+    return out  # type: ignore[return-value]
+
+
+def inbound_view(policy: dict) -> InboundView:
+    """bridge.inbound.policy() of a session."""
+    return {"mode": policy["mode"], "allow": list(policy["allow"])}
+
+
+def failed_send_view(target: Session, error: str, exit_code: int) -> FailedSendView:
+    """One recipient a broadcast could not reach; `error` already worded by the front-end."""
+    return {"session_id": target.id, "name": target.name, "error": error, "exit_code": exit_code}

@@ -4,6 +4,16 @@
 unbridged() {  # true: answer {} without the CLI
   bridge=${BRIDGE_DIR:-$HOME/.claude/session-bridge}
   case $bridge in "~" | "~/"*) bridge=$HOME${bridge#"~"} ;; esac  # layout.bridge_dir() expands ~
+  if [ "$1" = pre-tool-use ]; then
+    # The no-auto-commit guard denies only where auto-mode drives a session (policy.auto_driven): a run it started
+    # (BRIDGE_AUTO; always to the CLI, which fails closed), a role it wakes (its settings exist), or a session
+    # acting on a wake (.woken). With none of them here, no session can be driven; else the usual rule follows.
+    [ "$BRIDGE_AUTO" = 1 ] && return 1
+    if [ ! -e "$bridge/rooms/settings.json" ]; then
+      for f in "$bridge"/sessions/*/.woken; do [ -e "$f" ] && break; done
+      [ -e "$f" ] || return 0
+    fi
+  fi
   found=  # no session on the machine: none can be ours (the glob skips dot-entries, the registry's own files)
   for e in "$bridge"/sessions/*; do [ -e "$e" ] && { found=1; break; }; done
   [ -n "$found" ] || return 0

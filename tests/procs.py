@@ -60,6 +60,16 @@ def sender(peer: str, count: int, tag: str) -> None:
     out({"sent": count})
 
 
+def broadcaster(count: int, tag: str) -> None:
+    """Send `count` broadcasts "<tag>-<n>" to '*' (every other session of this session's room)."""
+    root = layout.bridge_dir()
+    me = sessions.require_current(root)
+    for n in range(count):
+        sent, failed = protocol.send_all(me, sessions.recipients(root, "*", me), "query", f"{tag}-{n}")
+        assert not failed, failed
+    out({"sent": count})
+
+
 def answerer(prefix: str = "answer: ") -> None:
     """A scripted agent: answer each query with prefix + the question, forever."""
     me = sessions.require_current(layout.bridge_dir())
@@ -135,6 +145,8 @@ if __name__ == "__main__":
         reader(float(args[0]) if args else 0)
     elif mode == "sender":
         sender(args[0], int(args[1]), args[2])
+    elif mode == "broadcaster":
+        broadcaster(int(args[0]), args[1])
     elif mode == "listen-once":
         listen_once()
     elif mode == "answerer":

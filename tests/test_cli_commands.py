@@ -112,7 +112,7 @@ def test_peers_json_shows_one_status_per_peer(bridge, hosts):
     agent.exit()
     bridge.start("app")
     out = orjson.loads(bridge.cli("app", "peers", "--json", check=True).stdout)
-    assert out["version"] == 1 and set(out) == {"version", "peers"}
+    assert out["version"] == 1 and set(out) == {"version", "peers", "teams"}
     by_id = {p["session_id"]: p for p in out["peers"]}
     assert set(by_id) == {lib, gone}
     assert (by_id[lib]["status"], by_id[lib]["name"], by_id[lib]["label"]) == ("active", "library", "library")

@@ -25,18 +25,19 @@ def collect(readers: list[subprocess.Popen], until: int, deadline_s: float = 60)
     """Read JSON lines from all readers until `until` deliveries were seen."""
     sel = selectors.DefaultSelector()
     for r in readers:
-        sel.register(r.stdout, selectors.EVENT_READ)
+        sel.register(r.stdout, selectors.EVENT_READ, data=bytearray())  # "ready" was read before any message
     got: list[dict] = []
     end = time.monotonic() + deadline_s
     while len(got) < until and time.monotonic() < end:
         for key, _ in sel.select(timeout=end - time.monotonic()):
-            line = key.fileobj.readline()
-            if not line:
+            chunk = os.read(key.fileobj.fileno(), 65536)  # unbuffered: a readline() would strand lines in a buffer
+            if not chunk:
                 sel.unregister(key.fileobj)
                 continue
-            event = orjson.loads(line)
-            if "id" in event:
-                got.append(event)
+            key.data.extend(chunk)
+            *lines, rest = key.data.split(b"\n")
+            key.data[:] = rest
+            got += [e for e in map(orjson.loads, lines) if "id" in e]
     return got
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from mcp_support import SESSION_BRIDGE, require_tool
 from test_doctor import RealMachine
-from test_init_configs import HOOK, Machine
+from test_init_configs import HOOK, Machine, guard
 
 GONE = "/gone/bin/session-bridge"
 
@@ -127,6 +127,14 @@ def test_init_then_uninstall_gives_the_file_back_byte_for_byte(machine, provider
         commands = [h["command"] for group in prompt for h in group["hooks"]]
         assert commands == [HOOK, *(["./hooks/log-prompt.sh"] if scope == "user" else [])]
         assert prompt[0]["hooks"][0]["timeout"] == 10  # seconds in Qwen Code
+        # the commit guard on Qwen Code's shell tool (Claude-shaped answers)
+        assert config["hooks"]["PreToolUse"] == [{"matcher": "run_shell_command", "hooks": [
+            {"type": "command", "command": guard(), "timeout": 10}]}]
+    hooks_file = machine.path("H/.copilot/hooks/session-bridge.json" if scope == "user"
+                              else "P/.github/hooks/session-bridge.json")
+    if provider == "copilot":  # the commit guard, in a hooks file of our own
+        assert json.loads(hooks_file.read_text()) == {"version": 1, "hooks": {"preToolUse": [
+            {"type": "command", "bash": guard("copilot-pre-tool-use"), "timeoutSec": 10}]}}
     assert path.with_name(path.name + ".session-bridge.bak").read_bytes() == before
 
     installed = path.read_bytes()
@@ -134,7 +142,7 @@ def test_init_then_uninstall_gives_the_file_back_byte_for_byte(machine, provider
     assert "already configured" in again and path.read_bytes() == installed
 
     machine.run("uninstall", "--provider", provider, "--scope", scope)
-    assert path.read_bytes() == before
+    assert path.read_bytes() == before and not hooks_file.exists()
     assert "not configured" in machine.run("uninstall", "--provider", provider, "--scope", scope).stdout
 
 
@@ -224,7 +232,7 @@ def test_amp_mcp_doctor_connects_without_an_api_key(tmp_path):
     m = real(tmp_path, "amp")
     m.run("init", "--provider", "amp")
     row = m.doctor("amp")
-    assert row["health"] is True and "connected (17 tools:" in row["detail"] and "bridge_ask" in row["detail"], row
+    assert row["health"] is True and "connected (29 tools:" in row["detail"] and "bridge_ask" in row["detail"], row
 
     m.break_command(m.home / ".config" / "amp" / "settings.json")
     row = m.doctor("amp", code=1)

@@ -25,6 +25,18 @@ CASES = {
     "cline": ("user", {"cline_mcp_settings.json": "H/.cline/data/settings/cline_mcp_settings.json"}),
 }
 HOOK = f"{SESSION_BRIDGE} hook user-prompt-submit"
+GUARD_EVENTS = ("pre-tool-use", "before-tool", "before-shell-execution", "copilot-pre-tool-use")  # the commit guard
+
+
+def guard(event: str = "pre-tool-use") -> str:
+    """The no-auto-commit guard's command as init writes it for a host (event: the host's answer format)."""
+    return f"{SESSION_BRIDGE} hook {event}"
+
+
+def is_ours(hook: dict) -> bool:
+    text = json.dumps(hook)
+    return "hook user-prompt-submit" in text or "cursor-hook" in text or any(f"hook {e}\"" in text
+                                                                             for e in GUARD_EVENTS)
 
 
 class Machine:
@@ -90,8 +102,7 @@ def without_ours(config: dict) -> dict:
                 del out[key]
     hooks = out.get("hooks") if isinstance(out.get("hooks"), dict) else {}
     for event in list(hooks):
-        hooks[event] = [h for h in hooks[event] if "hook user-prompt-submit" not in json.dumps(h)
-                        and "cursor-hook" not in json.dumps(h)]
+        hooks[event] = [h for h in hooks[event] if not is_ours(h)]
         if not hooks[event]:
             del hooks[event]
     if "hooks" in out and not out["hooks"]:
@@ -124,11 +135,20 @@ def test_init_then_uninstall_leaves_each_config_byte_identical(machine, provider
     if provider == "codex":
         assert hook_commands(config["hooks.json"], "UserPromptSubmit")[0] == HOOK
         assert hook_commands(config["hooks.json"], "Stop") == ["notify-send 'codex is done'"]
+        # the commit guard on Codex's shell tool, which its hooks match as "Bash"
+        assert config["hooks.json"]["hooks"]["PreToolUse"] == [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": guard(), "timeout": 10}]}]
     if provider == "gemini-cli":
         assert hook_commands(main, "BeforeAgent") == [HOOK]
+        [before_tool] = main["hooks"]["BeforeTool"]
+        assert before_tool["matcher"] == "run_shell_command" and hook_commands(main, "BeforeTool") == [
+            guard("before-tool")]
+        assert before_tool["hooks"][0]["timeout"] == 10000  # milliseconds in Gemini CLI
     if provider == "cursor":
         stop = config["hooks.json"]["hooks"]["stop"]
         assert [h["command"] for h in stop] == [f"{SESSION_BRIDGE} cursor-hook", "./hooks/notify.sh"]
+        assert config["hooks.json"]["hooks"]["beforeShellExecution"] == [{"command": guard("before-shell-execution")}]
+        assert config["hooks.json"]["hooks"]["afterFileEdit"] == [{"command": "./hooks/format.sh"}]
 
     installed = {p: p.read_bytes() for p in originals}
     again = machine.run("init", "--provider", provider, "--scope", scope).stdout

@@ -43,15 +43,26 @@ def shape(value: object) -> object:
 
 
 TMUX_COMMANDS = {"read_peer", "detect_question", "respond"}
+# Tools whose CLI command is a subcommand, or an action of a command, rather than their own name.
+CLI_NAMES = {"role_prompt_get": "role-prompt get", "role_prompt_list": "role-prompt list",
+             "role_prompt_set": "role-prompt set", "role_prompt_delete": "role-prompt delete",
+             "auto_status": "auto status", "auto_log": "auto log", "auto_configure": "auto set",
+             "auto_switch": "auto on", "auto_limits": "auto limits", "release": "inbound"}
+# Rooms, auto-mode and the inbound policy need a room: tests/test_mcp_rooms.py compares those with the CLI.
+ROOM_COMMANDS = {"rooms", "inbound", *CLI_NAMES}
 
 
 def test_every_result_model_is_returned_by_a_tool_with_a_cli_command_of_the_same_name():
     from bridge.cli import main
 
     assert set(TOOLS.values()) == RESULT_MODELS
-    assert len(TOOLS) == 17
+    assert len(TOOLS) == 29
     for name in TOOLS:
-        assert name.removeprefix("bridge_").replace("_", "-") in main.commands, name
+        short = name.removeprefix("bridge_")
+        command = main
+        for word in CLI_NAMES.get(short, short.replace("_", "-")).split():
+            assert word in command.commands, name
+            command = command.commands[word]
 
 
 @pytest.mark.parametrize("model, view", [(models.Message, views.MessageView), (models.SentMessage, views.SentView),
@@ -134,7 +145,7 @@ def exchange(bridge, monkeypatch) -> tuple[dict, dict]:
 def test_each_tool_result_has_the_keys_of_its_cli_command(exchange):
     cli, mcp = exchange
     # the tmux tools need a peer in a real tmux pane: tests/test_tmux_commands.py compares those
-    assert set(cli) == set(mcp) == {name.removeprefix("bridge_") for name in TOOLS} - TMUX_COMMANDS
+    assert set(cli) == set(mcp) == {name.removeprefix("bridge_") for name in TOOLS} - TMUX_COMMANDS - ROOM_COMMANDS
     for command in cli:
         model = TOOLS[f"bridge_{command}"]
         assert set(mcp[command]) == aliases(model), command

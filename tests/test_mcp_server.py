@@ -72,7 +72,7 @@ def test_tool_descriptions_carry_no_source_indentation(tmp_path):
             return (await c.list_tools()).tools
 
     tools = run(main)
-    assert len(tools) == 17
+    assert len(tools) == 29
     for t in tools:
         assert t.description and t.description == t.description.strip(), t.name
         indented = [ln for ln in t.description.splitlines() if ln[:1].isspace()]
@@ -248,7 +248,7 @@ def test_both_handshakes_at_the_jsonrpc_level(tmp_path):
         assert "tools" in r["capabilities"]
         assert "claude/channel" not in r["capabilities"].get("experimental", {})  # only with --channels
         tools = legacy.request("tools/list")["result"]["tools"]
-        assert len(tools) == 17
+        assert len(tools) == 29
     finally:
         assert legacy.close() == 0
 

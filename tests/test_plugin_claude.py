@@ -44,7 +44,7 @@ def test_install_from_marketplace_bootstraps_and_claude_runs_the_hooks(claude, b
     install_path = install_plugin(claude, env, tree)
     r = run([claude, "plugin", "details", f"{PLUGIN}@{MARKETPLACE}"], env)
     assert "Skills (2)  bridge, bridge-awareness" in r.stdout, r.stdout
-    assert "Hooks (4)  SessionStart, UserPromptSubmit, SessionEnd, Stop" in r.stdout, r.stdout
+    assert "Hooks (5)  SessionStart, UserPromptSubmit, PreToolUse, SessionEnd, Stop" in r.stdout, r.stdout
 
     # first /bridge start in the installed copy: no session-bridge on PATH, so it installs itself, once
     pip_cache = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")

@@ -60,7 +60,7 @@ class Runner:
     def run(self) -> int:
         """Wake roles until stopped (SIGINT/SIGTERM); returns the exit code."""
         layout.make_dirs(self.root / layout.LOCKS)
-        lock = layout.lock(self.root / layout.LOCKS / layout.AUTO_LOCK, timeout=0)
+        lock = layout.lock(self.root / layout.LOCKS / layout.AUTO_LOCK, timeout=1)  # auto status peeks at it
         try:
             lock.acquire()
         except TimeoutError:
@@ -152,6 +152,7 @@ class Runner:
     def _wake(self, session: Session, cfg: rooms.RoleConfig, lim: dict, msg: dict, now: float) -> float | None:
         driver, why = self._driver(session, cfg)
         if driver == "busy":
+            policy.log_event(self.root, "later", session, msg, why=why, once=True)
             return None  # the run's exit rings the bell
         if driver is None or driver == "monitor":
             policy.log_event(self.root, "waits" if driver is None else "left", session, msg, why=why, once=True)

@@ -1,4 +1,4 @@
-"""`session-bridge init | uninstall | doctor`: put the bridge's MCP server (and inbox hook) into each agent CLI.
+"""`session-bridge init | uninstall | doctor`: put the bridge's MCP server (and its hooks) into each agent CLI.
 
 One module per agent CLI (a host) in this package, each with where its config lives and in what format, what
 `init` writes, its hooks and its own MCP health check (base.py holds what they share; jsonc.py edits JSON with
@@ -114,7 +114,8 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print stable JSON i
 @DRY
 @JSON
 def init(providers: tuple[str, ...], scope: str, every: bool, dry_run: bool, as_json: bool) -> None:
-    """Add the bridge's MCP server (and inbox hook, where the host has hooks) to agent CLIs' configs.
+    """Add the bridge's MCP server (and, where the host has hooks, the inbox hook and the no-auto-commit guard) to
+    agent CLIs' configs.
 
     Idempotent; keeps every other setting, comment and key order; backs up each file it changes.
 
@@ -134,7 +135,7 @@ def init(providers: tuple[str, ...], scope: str, every: bool, dry_run: bool, as_
 @DRY
 @JSON
 def uninstall(providers: tuple[str, ...], scope: str, every: bool, dry_run: bool, as_json: bool) -> None:
-    """Remove what `init` added: the MCP server entry and the inbox hook; nothing else changes.
+    """Remove what `init` added: the MCP server entry and the hooks; nothing else changes.
 
     \b
     Example:

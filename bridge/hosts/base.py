@@ -27,6 +27,8 @@ from bridge.hosts import jsonc
 NAME = "session-bridge"  # the server's name in every host config
 HOOK_EVENT = "user-prompt-submit"  # bridge/hooks.py: pending messages as additionalContext (Claude-shaped JSON)
 CURSOR_HOOK = "cursor-hook"  # bridge/hooks.py: pending messages as Cursor's stop-hook followup_message
+# bridge/hooks.py: the no-auto-commit guard, one event per answer format (Claude-shaped: Claude Code, Codex, Qwen Code)
+GUARD_EVENTS = ("pre-tool-use", "before-tool", "before-shell-execution", "copilot-pre-tool-use")
 BACKUP_SUFFIX = ".session-bridge.bak"
 CHECK_TIMEOUT_S = 60
 
@@ -70,6 +72,11 @@ class Where:
     def hook_command(self) -> str:
         """The prompt hook's command line (Claude-shaped output, which Codex and Gemini CLI read too)."""
         return f"{quote(self.command)} hook {HOOK_EVENT}"
+
+    def guard_command(self, event: str = "pre-tool-use") -> str:
+        """The no-auto-commit guard's command line: `event` is one of GUARD_EVENTS, the host's answer format."""
+        assert event in GUARD_EVENTS, event
+        return f"{quote(self.command)} hook {event}"
 
     def server(self, **extra: object) -> dict:
         """The MCP server entry most hosts take: command, args, extra keys, then env if any."""
@@ -164,28 +171,33 @@ def json_edit(path: Path, install: bool, keys: list[str], entry: dict, what: str
     return Edit(path, before, after if install else (after or None), what)
 
 
-def hook_edit(path: Path, install: bool, keys: list[str], item: dict) -> Edit:
-    """Add (or remove) our hook item in the array at keys of a JSON/JSONC file."""
+def hook_edit(path: Path, install: bool, keys: list[str], item: dict, *more: tuple[list[str], dict],
+              what: str = "inbox hook") -> Edit:
+    """Add (or remove) our hook item in the array at keys of a JSON/JSONC file, and each further (keys, item)."""
     before = read(path)
-    text = before or ""
+    return Edit(path, before, hooks_in(path, before or "", install, [(keys, item), *more]) or None, what)
+
+
+def hooks_in(path: Path, text: str, install: bool, hooks: list[tuple[list[str], dict]]) -> str:
+    """text with each (keys, item) hook added at (or removed from) the array at keys; a HostError if not JSON."""
     try:
-        after = jsonc.add_item(text, keys, item, is_ours) if install else jsonc.remove_items(text, keys, is_ours)
+        for keys, item in hooks:
+            if install:
+                text = jsonc.add_item(text, keys, item, is_ours)
+            elif text.strip():
+                text = jsonc.remove_items(text, keys, is_ours)
     except jsonc.JsoncError as e:
         raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
-    return Edit(path, before, after or None, "inbox hook")
+    return text
 
 
-def settings_edit(path: Path, install: bool, entry: dict, hook_keys: list[str], hook: dict) -> Edit:
-    """Our MCP server (mcpServers) and our inbox hook (the array at hook_keys) in one settings file, the hook edit
-    applied on top of the server edit: Gemini CLI's and Qwen Code's settings.json."""
+def settings_edit(path: Path, install: bool, entry: dict, *hooks: tuple[list[str], dict],
+                  what: str = "MCP server and inbox hook") -> Edit:
+    """Our MCP server (mcpServers) and our hooks (each item in the array at its keys) in one settings file, the
+    hook edits applied on top of the server edit: Gemini CLI's and Qwen Code's settings.json."""
     mcp = json_edit(path, install, ["mcpServers"], entry)
-    text = mcp.after or ""
-    try:
-        final = (jsonc.add_item(text, hook_keys, hook, is_ours) if install
-                 else jsonc.remove_items(text, hook_keys, is_ours) if text.strip() else "")
-    except jsonc.JsoncError as e:
-        raise HostError(f"{path} is not valid JSON ({e}); fix it, then run this again") from None
-    return Edit(path, mcp.before, final or None, "MCP server and inbox hook")
+    final = hooks_in(path, mcp.after or "", install, list(hooks))
+    return Edit(path, mcp.before, final or None, what)
 
 
 def toml_edit(path: Path, install: bool, entry: dict) -> Edit:
@@ -237,9 +249,10 @@ def toml_edit(path: Path, install: bool, entry: dict) -> Edit:
 
 
 def is_ours(e: object) -> bool:
-    """True for a hook entry init wrote (it runs our hook command)."""
+    """True for a hook entry init wrote (it runs our hook command: the inbox hook or the commit guard)."""
     text = orjson.dumps(e).decode()
-    return NAME in text and (f"hook {HOOK_EVENT}" in text or f" {CURSOR_HOOK}" in text)
+    return NAME in text and (f"hook {HOOK_EVENT}" in text or f" {CURSOR_HOOK}" in text
+                             or any(f"hook {event}" in text for event in GUARD_EVENTS))
 
 
 def command_check(title: str, configs: list[Path]) -> Health:

@@ -1,4 +1,10 @@
-"""Codex: `[mcp_servers.session-bridge]` in $CODEX_HOME/config.toml, and a UserPromptSubmit hook in hooks.json."""
+"""Codex: `[mcp_servers.session-bridge]` in $CODEX_HOME/config.toml, and hooks in hooks.json: UserPromptSubmit (the
+inbox) and PreToolUse on its shell tool (the no-auto-commit guard).
+
+Codex's PreToolUse takes Claude's shapes (its pre-tool-use.command.{input,output} schemas in Codex 0.169.0): the
+shell tool is matched as "Bash" with tool_input.command, and {"hookSpecificOutput": {"hookEventName": "PreToolUse",
+"permissionDecision": "deny", "permissionDecisionReason": ...}} blocks it (a deny needs a non-empty reason; Codex
+rejects "allow" and "ask", so the guard answers {} when it does not deny)."""
 
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ class Codex(Host):
         self.check_scope(scope)
         entry = w.server()
         hook = {"hooks": [{"type": "command", "command": w.hook_command(), "timeout": 10}]}
+        guard = {"matcher": "Bash", "hooks": [{"type": "command", "command": w.guard_command(), "timeout": 10}]}
         return [toml_edit(w.codex_home / "config.toml", install, entry),
-                hook_edit(w.codex_home / "hooks.json", install, ["hooks", "UserPromptSubmit"], hook)]
+                hook_edit(w.codex_home / "hooks.json", install, ["hooks", "UserPromptSubmit"], hook,
+                          (["hooks", "PreToolUse"], guard), what="inbox hook and commit guard")]
 
     def health(self, w: Where) -> Health:
         if not shutil.which("codex"):
@@ -35,6 +43,7 @@ class Codex(Host):
         return Health(True, f"codex reads {cmd} mcp (codex has no connection check)")
 
 
-HOST = Codex("codex", "Codex", ("codex",), ("user",), "the tools + a UserPromptSubmit inbox hook", (".codex",),
+HOST = Codex("codex", "Codex", ("codex",), ("user",),
+             "the tools + a UserPromptSubmit inbox hook + a PreToolUse commit guard", (".codex",),
              wake="codex queue --thread starts a turn in the idle thread: run session-bridge watch --driver queue "
                   "beside it")

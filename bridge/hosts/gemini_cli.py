@@ -1,4 +1,6 @@
-"""Gemini CLI: `mcpServers` and a BeforeAgent hook in ~/.gemini/settings.json or .gemini/settings.json.
+"""Gemini CLI: `mcpServers` and hooks in ~/.gemini/settings.json or .gemini/settings.json: BeforeAgent (the inbox)
+and BeforeTool on run_shell_command (the no-auto-commit guard: `session-bridge hook before-tool`, which reads
+tool_input.command and answers {"decision": "deny", "reason": ...}, as Gemini CLI 0.61's BeforeToolHookOutput reads).
 
 Gemini CLI runs no MCP server (user- or project-level) in a folder it does not trust: `gemini mcp list` then warns
 "MCP servers are configured but disabled because this folder is untrusted" and lists ours as "Disabled". It records
@@ -84,8 +86,12 @@ class Gemini(Host):
         self.check_scope(scope)
         entry = w.server()
         hook = {"hooks": [{"type": "command", "name": NAME, "command": w.hook_command(), "timeout": 10000}]}
+        guard = {"matcher": "run_shell_command", "hooks": [{"type": "command", "name": NAME,
+                                                             "command": w.guard_command("before-tool"),
+                                                             "timeout": 10000}]}
         path = self.path(w, scope)
-        return [settings_edit(path, install, entry, ["hooks", "BeforeAgent"], hook)]
+        return [settings_edit(path, install, entry, (["hooks", "BeforeAgent"], hook), (["hooks", "BeforeTool"], guard),
+                              what="MCP server, inbox hook and commit guard")]
 
     def health(self, w: Where) -> Health:
         """`gemini mcp list` in the project as the user's Gemini CLI sees it: trust is not forced, so a folder
@@ -108,4 +114,4 @@ class Gemini(Host):
 
 
 HOST = Gemini("gemini-cli", "Gemini CLI", ("gemini",), ("user", "project"),
-              "the tools + a BeforeAgent inbox hook", (".gemini",))
+              "the tools + a BeforeAgent inbox hook + a BeforeTool commit guard", (".gemini",))

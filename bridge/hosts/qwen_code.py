@@ -1,12 +1,15 @@
-"""Qwen Code: `mcpServers` and a UserPromptSubmit hook in ~/.qwen/settings.json ($QWEN_HOME) or .qwen/settings.json.
+"""Qwen Code: `mcpServers` and hooks in ~/.qwen/settings.json ($QWEN_HOME) or .qwen/settings.json: UserPromptSubmit
+(the inbox) and PreToolUse on its shell tool (the no-auto-commit guard).
 
 Qwen Code (a Gemini CLI fork) takes Claude-style hooks in the `hooks` key of settings.json ({"matcher", "hooks":
 [{"type": "command", "command", "timeout" in seconds}]}); a UserPromptSubmit hook's
 {"hookSpecificOutput": {"additionalContext": …}} reaches the model, and its stdin carries `session_id`, so
-`session-bridge hook user-prompt-submit` works as it is. Servers from a project's .qwen/settings.json wait for the
-user's approval (`qwen mcp approve`, bound to a hash of the entry); init does not approve on the user's behalf, and
-the health check names that fix. The health check is `qwen mcp list`, which really connects to each server; it
-exits 0 even when one fails, so we read our server's line.
+`session-bridge hook user-prompt-submit` works as it is. Its PreToolUse reads Claude's answer too
+(hookSpecificOutput.permissionDecision "deny" with permissionDecisionReason: Qwen Code 0.24's PreToolUseHookOutput),
+so the guard is `session-bridge hook pre-tool-use`, matched on the shell tool's name, run_shell_command. Servers from
+a project's .qwen/settings.json wait for the user's approval (`qwen mcp approve`, bound to a hash of the entry); init
+does not approve on the user's behalf, and the health check names that fix. The health check is `qwen mcp list`,
+which really connects to each server; it exits 0 even when one fails, so we read our server's line.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ class Qwen(Host):
     def edits(self, w: Where, scope: str, install: bool) -> list[Edit]:
         self.check_scope(scope)
         hook = {"matcher": "", "hooks": [{"type": "command", "command": w.hook_command(), "timeout": 10}]}
+        guard = {"matcher": "run_shell_command", "hooks": [{"type": "command", "command": w.guard_command(),
+                                                             "timeout": 10}]}
         path = self.path(w, scope)
-        return [settings_edit(path, install, w.server(), ["hooks", "UserPromptSubmit"], hook)]
+        return [settings_edit(path, install, w.server(), (["hooks", "UserPromptSubmit"], hook),
+                              (["hooks", "PreToolUse"], guard), what="MCP server, inbox hook and commit guard")]
 
     def health(self, w: Where) -> Health:
         """`qwen mcp list` in the project: it connects to each server and marks ours Connected or not."""
@@ -61,4 +67,4 @@ class Qwen(Host):
 
 
 HOST = Qwen("qwen-code", "Qwen Code", ("qwen",), ("user", "project"),
-            "the tools + a UserPromptSubmit inbox hook", (".qwen",))
+            "the tools + a UserPromptSubmit inbox hook + a PreToolUse commit guard", (".qwen",))

@@ -1,6 +1,7 @@
 """The bridge's MCP server, and `session-bridge mcp`, the command that runs it over stdio.
 
     tools.py     the server: one typed tool per core call, nothing else
+    prompts.py   the MCP prompts for an admin session (auto-mode's settings): which tool to call with what
     models.py    the tools' results: the shared JSON shape (bridge.views) as pydantic models with descriptions
     waits.py     blocking core calls in worker threads, put back when a call is cancelled
     channel.py   (opt-in) telling Claude Code that a message waits: a pointer per message, as a channel event

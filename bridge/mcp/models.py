@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import views
 
-Liveness = Literal["active", "stale", "gone"]
+Liveness = Literal["active", "stale", "idle", "gone"]
 
 
 class Result(BaseModel):
@@ -34,7 +34,8 @@ class Session(Shape):
     project_name: str | None
     project_path: str | None
     host: str = Field(description="The agent CLI behind the session (claude-code, codex, ...) or 'cli'/'reference'")
-    status: Liveness = Field(description="active: its agent runs; stale or gone: it will not answer")
+    status: Liveness = Field(description="active: its agent runs; idle: a role's seat, its messages wait for "
+                                         "auto-mode or its agent; stale or gone: it will not answer")
 
 
 class Message(Shape):
@@ -51,10 +52,11 @@ class Message(Shape):
 
 
 class SentMessage(Message):
-    state: Literal["queued", "noticed", "read", "answered", "undeliverable", "expired"] = Field(
-        description="queued: waiting in the peer's inbox; noticed: the peer's agent was told it exists; read: the "
-                    "peer took it; answered: its reply arrived; undeliverable: the peer ended before reading it; "
-                    "expired: its ttl passed unread")
+    state: Literal["queued", "held", "noticed", "read", "answered", "undeliverable", "expired"] = Field(
+        description="queued: waiting in the peer's inbox; held: kept by the peer's inbound policy until its user "
+                    "releases it; noticed: the peer's agent was told it exists; read: the peer took it; answered: "
+                    "its reply arrived; undeliverable: the peer ended before reading it; expired: its ttl passed "
+                    "unread")
 
 
 class Connection(Shape):
@@ -63,17 +65,33 @@ class Connection(Shape):
     status: Liveness
 
 
+class Team(Shape):
+    room: str | None = Field(description="The room it works in with other sessions, if any")
+    role: str | None = Field(description="The role it holds there (e.g. backend, web): room members reach it by "
+                                         "this name")
+    address: str | None = Field(description="role@room: how any session reaches it by its role")
+
+
+class Member(Session):
+    room: str | None
+    role: str | None
+    address: str | None = Field(description="role@room: how any session reaches it by its role")
+
+
 class WhoamiResult(Result):
     session: Session
+    team: Team
 
 
 class StartResult(Result):
     created: bool = Field(description="False when an existing session of this agent and project was resumed")
     session: Session
+    team: Team
 
 
 class PeersResult(Result):
     peers: list[Session]
+    teams: dict[str, Team] = Field(description="Each peer's room, role and address, by session id")
 
 
 class ConnectResult(Result):
@@ -81,7 +99,21 @@ class ConnectResult(Result):
     ping_id: str
 
 
+class FailedSend(Shape):
+    session_id: str = Field(description="The recipient that got no copy")
+    name: str
+    error: str = Field(description="Why: it ended, or its inbound policy refuses you")
+    exit_code: int = Field(description="The CLI's exit code for that error (5: refused or gone)")
+
+
 class SendResult(Result):
+    message: Message | None = Field(description="The message as sent; null for a broadcast ('*')")
+    messages: list[Message] = Field(description="Every copy as sent, one per recipient (a single send: that one "
+                                                "message); bridge_receive takes a copy's id to wait for its answer")
+    failed: list[FailedSend] = Field(description="Recipients of a broadcast that got no copy, and why")
+
+
+class ReplyResult(Result):
     message: Message = Field(description="The message as sent")
 
 
@@ -123,6 +155,7 @@ class StatusResult(Result):
     pending: int = Field(description="Messages waiting to be taken with bridge_listen")
     connections: list[Connection]
     delivery: Delivery
+    team: Team
 
 
 class StopResult(Result):
@@ -157,3 +190,142 @@ class RespondResult(Result):
         description="sent: the keys went to the pane (read it again to see the effect); refused: nothing was sent "
                     "(see detail)")
     detail: str
+
+
+# --- rooms, roles, auto-mode, inbound policy (bridge.views' TeamView ... FailedSendView) ------------------------
+
+
+class RoomsResult(Result):
+    rooms: dict[str, list[Member]] = Field(
+        description="Each room and its members (not gone; an idle seat counts), by role: address a member by its "
+                    "role within your room, role@room from elsewhere, '*' for everyone else in your room")
+
+
+class Briefing(Shape):
+    room: str
+    role: str
+    text: str = Field(description="What the role's session is told when it starts, resumes, clears or compacts")
+
+
+class BriefingResult(Result):
+    briefing: Briefing
+
+
+class BriefingsResult(Result):
+    room: str
+    briefings: list[Briefing] = Field(description="Every briefing of the room, by role")
+
+
+class BriefingDeleted(Result):
+    room: str
+    role: str
+    deleted: bool = Field(description="False when the role had no briefing")
+
+
+Number = int | float
+
+
+class Limits(Shape):
+    max_hops: Number = Field(description="An auto-woken chain stops after this many hops and waits for a human")
+    rate_per_min: Number = Field(description="Wakes per role per minute; more wait for a slot, never dropped")
+    quiet_s: Number = Field(description="A chain quiet this long starts again at hop 0")
+    cooldown_s: Number = Field(description="Seconds between two pushes into one live session")
+    run_timeout_s: Number = Field(description="A spawned run longer than this is stopped; its message is offered "
+                                              "again")
+    sensitive: list[str] = Field(description="Roles never auto-woken unless turned on by name")
+    deny: str = Field(description="Shell commands (a regular expression) auto-driven sessions may not run")
+
+
+class AutoRole(Shape):
+    wake: Literal["auto", "manual"] = Field(description="auto: auto-mode wakes it for its messages; manual: they "
+                                                        "wait for its agent or a human")
+    why: str = Field(description="Why the wake policy is what it is, and how to change it")
+    driver: str = Field(description="How it is woken: auto, monitor, tmux, queue or spawn")
+    cwd: str | None = Field(description="Where a spawned run starts")
+    command: str | None = Field(description="What a spawned run runs, with the message as its prompt")
+    sensitive: bool = Field(description="Never woken unless turned on by name")
+    session_id: str | None = Field(description="The session holding the role (a live agent or a seat)")
+    status: Liveness | None
+    pending: int = Field(description="Messages waiting for the role")
+    briefing: bool = Field(description="True when the role has a briefing (bridge_role_prompt_get)")
+
+
+class AutoRoom(Shape):
+    all: bool = Field(description="The whole room is on (its sensitive roles still only by name)")
+    limits: Limits = Field(description="The limits in force in this room")
+    roles: dict[str, AutoRole]
+
+
+class AutoStatusResult(Result):
+    automation: bool = Field(description="The master switch: off, nothing is ever woken")
+    limits: Limits = Field(description="The defaults for every room")
+    runner: bool = Field(description="True while `session-bridge auto run` runs (it spawns runs for roles with no "
+                                     "live session, and pushes into live ones that need it)")
+    rooms: dict[str, AutoRoom] = Field(description="Each room's switch, limits and roles")
+
+
+class RoleConfig(Shape):
+    room: str
+    role: str
+    wake: Literal["auto", "manual"]
+    why: str = Field(description="Why the wake policy is what it is, and how to change it")
+    driver: str
+    cwd: str | None
+    command: str | None = Field(description="What a spawned run runs (spawn driver)")
+    sensitive: bool
+
+
+class AutoConfigureResult(Result):
+    role: RoleConfig = Field(description="What auto-mode does for the role now (configuring never turns it on)")
+    session_id: str | None = Field(description="The role's session: its seat, where its messages wait")
+
+
+class AutoSwitchResult(Result):
+    automation: bool = Field(description="The master switch after the change")
+    room: str | None
+    role: str | None
+    roles: dict[str, AutoRole] = Field(description="The room's roles (or the one role) as they are now; none for "
+                                                   "the master switch")
+    sensitive_manual: list[str] = Field(description="Sensitive roles that stayed manual: only turning them on by "
+                                                    "name wakes them")
+
+
+class AutoLimitsResult(Result):
+    room: str | None = Field(description="The room whose limits these are; null: the defaults of every room")
+    limits: Limits = Field(description="The limits in force now")
+
+
+class AutoEvent(Shape):
+    at: str = Field(description="ISO-8601 UTC")
+    event: str = Field(description="woke, held, later, waits, left, done, failed, gave-up, started, stopped, ...")
+    room: str | None
+    role: str | None
+    session: str | None
+    msg: str | None = Field(description="The message it concerns")
+    from_: str | None = Field(alias="from", description="That message's sender")
+    hops: int | None = Field(description="That message's hop count")
+    why: str
+    driver: str | None = Field(description="The driver that woke the role")
+
+
+class AutoLogResult(Result):
+    events: list[AutoEvent] = Field(description="What auto-mode did and why, oldest first")
+
+
+class Inbound(Shape):
+    mode: Literal["accept", "hold", "refuse"] = Field(
+        description="accept: messages land in the inbox; hold: they are kept until the user releases them "
+                    "(bridge_release); refuse: senders get an error")
+    allow: list[str] = Field(description="Only these senders (session id, label, role@room, @room) may send; "
+                                         "empty: everyone")
+
+
+class InboundResult(Result):
+    session_id: str
+    inbound: Inbound
+    held: list[Message] = Field(description="Messages held for the user's release, oldest first")
+
+
+class ReleaseResult(Result):
+    released: list[str] = Field(description="The ids now in the inbox, pending (bridge_listen or bridge_read takes "
+                                            "them)")

@@ -217,12 +217,7 @@ def _role_entry(data: dict, room: str, role: str) -> dict:
 def switch(root: Path, on: bool, room: str | None = None, role: str | None = None) -> dict:
     """`auto on|off [ROOM [ROLE]]`: the master switch; a whole room (its roles' own settings cleared, sensitive ones
     left as named); or one role by name (the only way a sensitive role is turned on)."""
-    if room is not None:
-        validate.room(room)
-    if role is not None:
-        validate.role(role)
-        if room is None:
-            raise BridgeError(f"role {role!r} needs its room: name the room, then the role")
+    validate.team(room, role)
 
     def apply(data: dict) -> None:
         if room is None:

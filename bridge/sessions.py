@@ -333,12 +333,7 @@ def register(root: Path, label: str | None = None, room: str | None = None,
         validate.label(label)
     env_room, env_role = team_env()
     room, role = room or env_room, role or env_role
-    if room is not None:
-        validate.room(room)
-    if role is not None:
-        validate.role(role)
-        if room is None:
-            raise BridgeError(f"role {role!r} needs a room; give one with --room (or BRIDGE_ROOM)")
+    validate.team(room, role)
     project = identity.project_dir()
     with registry_lock(root):
         session, created = _find_or_create(root, project, label, room, role)

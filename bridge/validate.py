@@ -41,6 +41,16 @@ def role(value: object) -> str:
     return _check(LABEL, value, "role", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit, e.g. web")
 
 
+def team(room_name: object, role_name: object) -> None:
+    """Check a room and a role given together (either may be None); a role needs its room."""
+    if room_name is not None:
+        room(room_name)
+    if role_name is not None:
+        role(role_name)
+        if room_name is None:
+            raise BridgeError(f"role {role_name!r} needs a room: name the room too (--room R, or BRIDGE_ROOM)")
+
+
 def message_type(value: object) -> str:
     """value if it is a valid message type, else a BridgeError."""
     return _check(MESSAGE_TYPE, value, "message type", "use lowercase letters, digits and -, e.g. query")

@@ -42,3 +42,15 @@ def hosts(tmp_path):
     for h in made:
         if h.proc.poll() is None:
             h.exit()
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    """A private tmux server (tests/tmux_support.py), killed after the test; tmux itself is required."""
+    from support import require_tool
+    from tmux_support import Tmux, clean_env
+
+    require_tool("tmux")
+    t = Tmux(tmp_path, clean_env(tmp_path))
+    yield t
+    t.kill()

@@ -193,3 +193,25 @@ def test_a_second_runner_is_refused_and_settings_changes_need_no_restart(room):
     wait_until(lambda: room.events("held", "web"), what="web held (manual)", details=room.details)
     room.cli("admin", "auto", "on", "shop", "web", check=True)
     wait_until(lambda: room.runs("web", "end"), what="web woken once turned on", details=room.details)
+
+
+def test_a_runner_killed_mid_run_loses_nothing_and_the_next_one_offers_the_message_again(room):
+    room.human("backend")
+    gate = room.tmp / "let-it-finish"
+    room.role("web", {"query": [["reply", "{id}", "ok"]], "gate": str(gate)})
+    room.cli("admin", "auto", "on", "shop", "web", check=True)
+    room.run()
+    question = room.cli("backend", "send", "web", "query", "still there?", check=True).out.strip()
+    wait_until(lambda: room.runs("web"), what="the first run")
+    room.runner.kill()  # SIGKILL while its run holds the claimed message
+    room.runner.wait()
+    room.run()  # a new runner finds the claim of a dead owner and puts the message back, marked as a redelivery
+    runs = wait_until(lambda: room.runs("web")[1:], what="the message offered again", details=room.details)
+    assert runs[0]["msg"] == question
+    gate.touch()
+    answer = room.cli("backend", "receive", question, "--timeout", "120", "--json", check=True)
+    assert orjson.loads(answer.stdout)["answer"]["content"] == "ok"
+    wait_until(lambda: room.events("done", "web"), what="the run finished and its message delivered")
+    inbox = orjson.loads(room.cli("web", "inbox", "--all", "--json", BRIDGE_SESSION_ID=runs[0]["session"],
+                                  check=True).stdout)["messages"]
+    assert [(m["id"], m["status"], m["attempt"]) for m in inbox if m["id"] == question] == [(question, "read", 2)]

@@ -7,18 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
-from support import CLI, require_tool, wait_until
-from tmux_support import CLAUDE_BUSY, CLAUDE_IDLE, Tmux, clean_env, fake_agent, read
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    require_tool("tmux")
-    t = Tmux(tmp_path, clean_env(tmp_path))
-    yield t
-    t.kill()
+from support import CLI, wait_until
+from tmux_support import CLAUDE_BUSY, CLAUDE_IDLE, Tmux, fake_agent, read
 
 
 def in_room(bridge, hosts, tmux: Tmux, pane, role: str) -> None:

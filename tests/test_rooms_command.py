@@ -62,7 +62,7 @@ def test_room_and_role_come_from_the_environment_and_the_other_bridges_names(bri
     assert "Room shop, no role" in bridge.cli("d", "start", check=True, BRIDGE_ROOM="shop").out
 
     r = bridge.cli("e", "start", "--role", "web")
-    assert r.returncode == 1 and r.err == "Error: role 'web' needs a room; give one with --room (or BRIDGE_ROOM)\n"
+    assert r.returncode == 1 and r.err == "Error: role 'web' needs a room: name the room too (--room R, or BRIDGE_ROOM)\n"
 
 
 def test_a_role_held_by_a_live_agent_is_refused_to_another_and_taken_over_once_it_exits(bridge, hosts):

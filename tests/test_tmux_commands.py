@@ -9,21 +9,12 @@ import subprocess
 
 import anyio
 import orjson
-import pytest
 from mcp import Client
 
-from support import CLI, require_tool, wait_until
-from tmux_support import CLAUDE_BUSY, CLAUDE_IDLE, CLAUDE_MENU, Tmux, clean_env, fake_agent, read
+from support import CLI, wait_until
+from tmux_support import CLAUDE_BUSY, CLAUDE_IDLE, CLAUDE_MENU, Tmux, fake_agent, read
 
 from bridge.mcp import tools
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    require_tool("tmux")
-    t = Tmux(tmp_path, clean_env(tmp_path))
-    yield t
-    t.kill()
 
 
 def in_pane(bridge, hosts, tmux: Tmux, pane, project: str) -> dict:

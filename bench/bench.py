@@ -264,7 +264,7 @@ def bench_idle(seconds: float) -> None:
     ])
 
 
-PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push")
+PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push", "history", "artifacts")
 
 
 def main() -> None:
@@ -300,6 +300,15 @@ def main() -> None:
         import push  # bench/push.py: notifier latency and idle cost, tmux push, the rig's woken turn
 
         push.bench_push(8 if args.quick else 15)
+    if "history" in only:
+        import history  # bench/history.py: search and history at 100,000 messages, catch-up, the whole command
+
+        history.bench_history(args.quick)
+        history.print_verdicts()
+    if "artifacts" in only:
+        import artifacts  # bench/artifacts.py: share and get of a 10 MiB artifact, in-process and as commands
+
+        artifacts.bench_artifacts(3 if args.quick else 7)
     backlog.print_verdicts()
 
 

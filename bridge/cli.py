@@ -242,7 +242,9 @@ def _print_answer(question_id: str, answer: dict, started: float, as_json: bool)
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the question from this file.")
 @click.option("--timeout", type=SECONDS, default=90, show_default=True,
               help="Seconds to wait for the answer; 0 waits forever.")
-def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: bool) -> None:
+@click.option("--attach", "attach", multiple=True, metavar="FILE",
+              help="Attach this file as an artifact (repeatable); the peer fetches it with `artifact get`.")
+def ask(peer: str, text: str | None, file: str | None, timeout: float, attach: tuple[str, ...], as_json: bool) -> None:
     """Ask a peer a question and print its answer. A peer is a session id, label, project name, a role of your
     room (web) or role@room (web@shop).
 
@@ -251,6 +253,7 @@ def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: 
         session-bridge ask library "What replaced getUser() in v2?"
         session-bridge ask web@shop "Which endpoint serves the cart?"
         git diff | session-bridge ask library - --timeout 300
+        session-bridge ask library "Why does this trace fail?" --attach trace.log
     """
     if is_broadcast(peer):
         raise BridgeError(f"ask waits for one answer from one peer, and {peer!r} names a whole room; to put the "
@@ -259,7 +262,7 @@ def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: 
     question = body(text, file)
     target = bridge.find_peer(session.root, peer, session)
     started = time.monotonic()
-    with bridge.ask(session, target, question, timeout) as (q, answer):
+    with bridge.ask(session, target, question, timeout, attachments=attached(session, attach)) as (q, answer):
         _print_answer(q["id"], answer, started, as_json)
 
 
@@ -267,14 +270,17 @@ def ask(peer: str, text: str | None, file: str | None, timeout: float, as_json: 
 @click.argument("message_id")
 @click.argument("text", required=False)
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the answer from this file.")
-def reply(message_id: str, text: str | None, file: str | None, as_json: bool) -> None:
+@click.option("--attach", "attach", multiple=True, metavar="FILE",
+              help="Attach this file as an artifact (repeatable); the peer fetches it with `artifact get`.")
+def reply(message_id: str, text: str | None, file: str | None, attach: tuple[str, ...], as_json: bool) -> None:
     """Answer a message you received.
 
     \b
     Example:
         session-bridge reply msg-1732170000000000000-a1b2c3 "getUser() is now fetchUser(id)"
     """
-    msg = bridge.reply(bridge.me(), message_id, body(text, file))
+    session = bridge.me()
+    msg = bridge.reply(session, message_id, body(text, file), attachments=attached(session, attach))
     if as_json:
         return emit(message=views.message_view(msg))
     click.echo(f"Replied to {safe_line(msg['to'])} with {msg['id']}.")
@@ -287,8 +293,10 @@ def reply(message_id: str, text: str | None, file: str | None, as_json: bool) ->
 @click.option("--file", "file", type=click.Path(dir_okay=False), help="Read the body from this file.")
 @click.option("--in-reply-to", help="The message id this one answers.")
 @click.option("--ttl", type=SECONDS, help="Seconds after which an unread message expires (is never handed out).")
+@click.option("--attach", "attach", multiple=True, metavar="FILE",
+              help="Attach this file as an artifact (repeatable); the peer fetches it with `artifact get`.")
 def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: str | None, ttl: float | None,
-         as_json: bool) -> None:
+         attach: tuple[str, ...], as_json: bool) -> None:
     """Send one message of any type without waiting (query, response, ping, ...).
 
     PEER is a session id, label or project name, a role of your room (web), role@room (web@shop), or '*' for
@@ -305,13 +313,15 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
     session = bridge.me()
     targets = bridge.recipients(session.root, peer, session)
     if not is_broadcast(peer):
-        msg = views.message_view(bridge.send(session, targets[0], type, body(text, file), in_reply_to, ttl=ttl))
+        msg = views.message_view(bridge.send(session, targets[0], type, body(text, file), in_reply_to, ttl=ttl,
+                                             attachments=attached(session, attach)))
         if as_json:  # one shape for both: a single send is a broadcast of one that names its message
             return emit(message=msg, messages=[msg], failed=[])
         return click.echo(msg["id"])
     if in_reply_to is not None:
         raise BridgeError(f"a reply goes to the one session that asked, not to {peer!r}; send it to that session")
-    sent, failed = bridge.send_all(session, targets, type, body(text, file), ttl=ttl)
+    sent, failed = bridge.send_all(session, targets, type, body(text, file), ttl=ttl,
+                                   attachments=attached(session, attach))
     failures = [views.failed_send_view(t, e.worded(WORDS), e.exit_code) for t, e in failed]
     for f in failures:
         click.echo(safe_line(f"warning: not sent to {f['name']} ({f['session_id']}): {f['error']}"), err=True)
@@ -367,8 +377,10 @@ def peers(as_json: bool) -> None:
               *map(safe_line, (v["project_name"] or "?", v["host"], v["status"], v["project_path"] or "?")))
              for v in others]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
+    for r, said in zip(rows, [None, *(v["summary"] for v in others)]):
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+        if said:  # what the session says it works on (`summary`), on a line of its own under its row
+            click.echo(f"    working on: {safe_line(said)}")
 
 
 @command(main, epilog=EXIT_CODES)
@@ -1073,6 +1085,501 @@ def auto_log(limit: int, as_json: bool) -> None:
     for v in events:
         click.echo(render.auto_event(v))
 
+
+# --- history, threads, search, tail (bridge/index.py) --------------------------------------------------------------
+def _history_line(v: dict, width: int = 70) -> str:
+    """One terminal line of history: when, who to whom, type, id, the body's first line cut to width."""
+    when = (v["sent_at"] or "?")[:16].replace("T", " ")
+    first = (v["content"].strip().splitlines() or [""])[0]
+    first = first if len(first) <= width else first[:width - 1] + "…"
+    return safe_line(f"{when}  {v['from_name']} → {v['to_name'] or v['to']}  {v['type']}  {v['id']}  {first}")
+
+
+def _notes(notes: list[str]) -> None:
+    """The index's one-line notices (rebuilt, busy) on stderr."""
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@command(main, epilog=EXIT_CODES)
+@click.option("--peer", help="Only messages to or from this session (id, label or project name).")
+@click.option("--room", help="Only messages sent in this room.")
+@click.option("--since", help="Only messages sent since: a duration back (30m, 2h, 7d, 1w) or a date (2025-01-31).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="The newest this many, shown oldest first (0: all).")
+def history(peer: str | None, room: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Show past messages between the sessions on this machine, kept after they stop.
+
+    Every exchange is indexed from the message files (catching up first, which costs a few stats when nothing is
+    new); `session-bridge thread ID` shows one question with its answers, `session-bridge search` finds one.
+
+    \b
+    Examples:
+        session-bridge history --peer library --since 7d
+        session-bridge history --room shop --limit 20 --json
+    """
+    from bridge import index
+
+    after = index.since(since) if since else None
+    with index.reading(bridge.bridge_dir()) as ix:
+        msgs = [views.history_view(r) for r in ix.history(peer, room, after, limit or None)]
+        notes = ix.notes
+    if as_json:
+        return emit(messages=msgs, notes=notes)
+    _notes(notes)
+    if not msgs:
+        click.echo("No messages in the history" + (" for those filters." if peer or room or since else " yet."))
+    for v in msgs:
+        click.echo(_history_line(v))
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("message_id")
+def thread(message_id: str, as_json: bool) -> None:
+    """Show the exchange a message belongs to: the question it started from, its answers and follow-ups, in order.
+
+    \b
+    Example:
+        session-bridge thread msg-1732170000000000000-a1b2c3
+    """
+    from bridge import index
+
+    validate.message_id(message_id)
+    with index.reading(bridge.bridge_dir()) as ix:
+        root_id, rows = ix.thread(message_id)
+        notes = ix.notes
+    msgs = [views.history_view(r) for r in rows]
+    if as_json:
+        return emit(root_id=root_id, messages=msgs, notes=notes)
+    _notes(notes)
+    for i, v in enumerate(msgs):
+        if i:
+            click.echo()
+        click.echo(safe_line(f"{(v['sent_at'] or '?')[:19].replace('T', ' ')}  to {v['to_name'] or v['to']}"))
+        click.echo(render.message(v, terminal=True))
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("query")
+@click.option("--peer", help="Only messages to or from this session (id, label or project name).")
+@click.option("--room", help="Only messages sent in this room.")
+@click.option("--since", help="Only messages sent since: a duration back (30m, 2h, 7d, 1w) or a date (2025-01-31).")
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True,
+              help="At most this many matches, best first.")
+def search(query: str, peer: str | None, room: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Search every past message's text, best matches first, with a snippet around each match.
+
+    QUERY is SQLite FTS5 syntax: words (all must match), "a phrase", prefix*, OR, NOT, NEAR(a b, 5), and
+    from_name:library or to_name:app for a side. Text that is not valid syntax is searched as plain words.
+
+    \b
+    Examples:
+        session-bridge search getUser
+        session-bridge search '"breaking change" OR deprecat*' --peer library --json
+    """
+    from bridge import index
+
+    after = index.since(since) if since else None
+    with index.reading(bridge.bridge_dir()) as ix:
+        ran, rows = ix.search(query, peer, room, after, limit)
+        notes = ix.notes
+    hits = [views.search_hit_view(r) for r in rows]
+    if as_json:
+        return emit(query=ran, hits=hits, notes=notes)
+    _notes(notes)
+    if ran != query:
+        click.echo(f"note: searched for the words {safe_line(ran)} (the query was not valid search syntax)", err=True)
+    if not hits:
+        click.echo(f"No message matches {safe_line(query)}.")
+    for v in hits:
+        click.echo(_history_line(v))
+        click.echo(f"    {safe_line(' '.join(v['snippet'].split()))}")
+
+
+@command(main, epilog=EXIT_CODES)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new messages as they are sent, until Ctrl-C.")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Start with the newest this many messages.")
+def tail(follow: bool, lines: int, as_json: bool) -> None:
+    """Show the newest messages between the sessions on this machine; with -f, follow new ones as they are sent.
+
+    Following waits on kernel file notifications (no polling). With --json and -f, one compact JSON object per
+    line: {"version": 1, "message": ...}.
+
+    \b
+    Examples:
+        session-bridge tail
+        session-bridge tail -f
+    """
+    from bridge import index
+
+    root = bridge.bridge_dir()
+    with index.reading(root) as ix:
+        msgs = [views.history_view(r) for r in ix.history(limit=lines)] if lines else []
+        last, notes = ix.last_rowid(), ix.notes
+    if as_json and not follow:
+        return emit(messages=msgs, notes=notes)
+    _notes(notes)
+
+    def show(v: dict) -> None:
+        if as_json:
+            click.echo(orjson.dumps(views.result(message=v)).decode())
+        else:
+            click.echo(_history_line(v))
+
+    for v in msgs:
+        show(v)
+    sys.stdout.flush()
+    if not follow:
+        return
+    try:
+        for rows, notes in index.follow(root, last):
+            _notes(notes)
+            for r in rows:
+                show(views.history_view(r))
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (tail -f | head): stop quietly
+
+
+@command(main, epilog=EXIT_CODES)
+def reindex(as_json: bool) -> None:
+    """Rebuild the history index from the message files (history, search and thread read it).
+
+    The files are the source of truth: rebuilding loses nothing they hold (messages of sessions whose files are
+    gone are kept only in the index, so this drops those).
+
+    \b
+    Example:
+        session-bridge reindex
+    """
+    from bridge import index
+
+    count, seconds = index.reindex(bridge.bridge_dir())
+    if as_json:
+        return emit(indexed=count, seconds=round(seconds, 3))
+    click.echo(f"Indexed {count:,} message(s) from the files in {seconds:.2f}s.")
+
+
+# (history-cli: end)
+
+# --- artifacts and summaries (bridge/artifacts.py) -----------------------------------------------------------------
+def attached(session: bridge.Session, files: tuple[str, ...]) -> list[dict] | None:
+    """Share each --attach FILE (bridge.artifacts) and return the references a message carries; None for none."""
+    from bridge import artifacts
+
+    return [artifacts.share(session.root, f) for f in files] or None
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("source", metavar="FILE|-")
+@click.option("--name", help="The name receivers see (default: the file's name; 'stdin' for -).")
+def share(source: str, name: str | None, as_json: bool) -> None:
+    """Store a file (or stdin with -) in the bridge's artifact store and print its SHA-256.
+
+    Artifacts carry what is too big for a message (up to 10 MiB, BRIDGE_MAX_ARTIFACT): the same bytes are stored
+    once, private to you (0600). Attach one with `send|ask|reply --attach FILE`; a peer fetches it with
+    `artifact get SHA`.
+
+    \b
+    Examples:
+        session-bridge share build.log
+        pg_dump mydb | session-bridge share - --name dump.sql
+    """
+    from bridge import artifacts
+
+    root = bridge.bridge_dir()
+    if source == "-":
+        ref = artifacts.share(root, sys.stdin.buffer, name or "stdin")
+    else:
+        ref = artifacts.share(root, source, name)
+    if as_json:
+        return emit(artifact=views.artifact_view(ref))
+    click.echo(ref["sha256"])
+    click.echo(f"Shared {safe_line(ref['name'])} ({render.size(ref['size'])}, {safe_line(ref['type'])}); attach it "
+               f"with --attach, fetch it with: session-bridge artifact get {ref['sha256']}", err=True)
+
+
+@main.group(epilog=EXIT_CODES)
+def artifact() -> None:
+    """Fetch and list artifacts: files shared with `share` or attached to messages with --attach.
+
+    \b
+    Examples:
+        session-bridge artifact get 3f2a...c9 -o trace.log
+        session-bridge artifact list
+    """
+
+
+@command(artifact, "get", epilog=EXIT_CODES)
+@click.argument("sha")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write it to this file (default: stdout).")
+def artifact_get(sha: str, output: str | None, as_json: bool) -> None:
+    """Print an artifact's bytes (or write them to a file with -o), after checking they still hash to SHA."""
+    from bridge import artifacts
+
+    ref, data = artifacts.get(bridge.bridge_dir(), sha)
+    if output is not None and output != "-":
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise BridgeError(f"cannot write {output}: {e.strerror}; choose another path with -o") from None
+        if as_json:
+            return emit(artifact=views.artifact_view(ref), encoding=None, content=None, path=os.path.abspath(output))
+        click.echo(f"Wrote {safe_line(ref['name'])} ({render.size(ref['size'])}, {safe_line(ref['type'])}) to "
+                   f"{safe_line(output)}.", err=True)
+        return
+    if as_json:
+        try:
+            return emit(artifact=views.artifact_view(ref), encoding="text", content=data.decode("utf-8"), path=None)
+        except UnicodeDecodeError:
+            import base64
+
+            return emit(artifact=views.artifact_view(ref), encoding="base64", content=base64.b64encode(data).decode(),
+                        path=None)
+    if sys.stdout.isatty() and b"\0" in data[:8192]:
+        raise BridgeError(f"artifact {ref['sha256']} is binary ({ref['type']}); write it to a file with -o FILE")
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+@command(artifact, "list", epilog=EXIT_CODES)
+def artifact_list(as_json: bool) -> None:
+    """List the artifacts stored in this bridge, newest first."""
+    from bridge import artifacts
+
+    entries = [views.stored_artifact_view(e) for e in artifacts.list_all(bridge.bridge_dir())]
+    if as_json:
+        return emit(artifacts=entries)
+    if not entries:
+        click.echo("No artifacts. Share one with: session-bridge share FILE")
+    for v in entries:
+        click.echo(f"{v['shared_at']}  {render.artifact(v)}")
+
+
+@command(main, epilog=EXIT_CODES)
+@click.argument("text", required=False)
+@click.option("--clear", is_flag=True, help="Remove this session's summary.")
+def summary(text: str | None, clear: bool, as_json: bool) -> None:
+    """Say in one line what this session is working on (peers see it in `peers` and when they start); without
+    TEXT, show it.
+
+    \b
+    Examples:
+        session-bridge summary "porting the billing API to v2"
+        session-bridge summary --clear
+    """
+    from bridge import artifacts
+
+    session = bridge.me()
+    if clear and text is not None:
+        raise BridgeError("give a summary or --clear, not both")
+    if clear or text is not None:
+        value = artifacts.set_summary(session, None if clear else read_text(text, None, 4096, "summary"))
+    else:
+        value = artifacts.summary_of(session.manifest)
+    if as_json:
+        return emit(session_id=session.id, summary=value)
+    if value is None:
+        click.echo("No summary" + (" any more." if clear else "; set one with: session-bridge summary \"<what this "
+                                                             "session is working on>\""))
+    else:
+        click.echo(safe_line(value))
+
+
+# (artifacts-cli: end)
+
+# --- file leases and the git pre-commit guard (bridge/leases.py) ---------------------------------------------------
+def _lease_line(v: dict) -> str:
+    """One live lease for a terminal (peer-written names and reasons made safe)."""
+    who = "you" if v["mine"] else v["name"] + (f" ({v['address']})" if v["address"] else "") + f" [{v['session_id']}]"
+    return safe_line(f"{v['path']}  {'exclusive' if v['exclusive'] else 'shared'}  {who}"
+                     + (f"  {v['reason']!r}" if v["reason"] else "")
+                     + (f"  until {v['expires']}" if v["expires"] else ""))
+
+
+@command(main, "lease", epilog=EXIT_CODES)
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--exclusive", is_flag=True, help="No other session may lease these paths (the git guard refuses "
+                                                "their commits); default: shared.")
+@click.option("--ttl", metavar="DURATION", help="Let the lease expire after this long, e.g. 90s, 30m, 2h, 1h30m "
+                                                "(default: while this session lives).")
+@click.option("--reason", metavar="TEXT", help="Why, shown to the sessions it blocks, e.g. 'refactoring auth'.")
+def lease(paths: tuple[str, ...], exclusive: bool, ttl: str | None, reason: str | None, as_json: bool) -> None:
+    """Lease files or directories (advisory) so other sessions know you work on them.
+
+    A lease on a directory covers everything under it. Shared leases coexist; an exclusive one conflicts with any
+    other session's lease on the path, and `guard install` makes git refuse other sessions' commits touching it.
+    A lease ends with `release`, its --ttl, or this session. Paths are relative to the working directory.
+
+    \b
+    Examples:
+        session-bridge lease src/auth/ --exclusive --ttl 2h --reason "refactoring auth"
+        session-bridge lease docs/api.md
+    """
+    from bridge import leases
+
+    session = bridge.me()
+    taken = leases.take(session, list(paths), exclusive=exclusive, ttl=ttl, reason=reason)
+    out = [views.lease_view(x, session.id) for x in taken]
+    if as_json:
+        return emit(leases=out)
+    for v in out:
+        click.echo(f"Leased {'exclusively' if v['exclusive'] else '(shared)'}: {safe_line(v['path'])}"
+                   + (f" until {v['expires']}" if v["expires"] else ""))
+
+
+@command(main, "leases", epilog=EXIT_CODES)
+def leases_list(as_json: bool) -> None:
+    """List the live file leases of every session.
+
+    Each with its path, holder (name, role@room, session id), shared or exclusive, reason and expiry. Leases of
+    sessions that ended or expired are not shown (gc removes them).
+
+    \b
+    Example:
+        session-bridge leases --json
+    """
+    from bridge import leases
+
+    root = bridge.bridge_dir()
+    mine = sessions.current(root)
+    out = [views.lease_view(x, mine.id if mine else None) for x in leases.live(root)]
+    if as_json:
+        return emit(leases=out)
+    if not out:
+        return click.echo("No live leases; take one with: session-bridge lease PATH [--exclusive]")
+    for v in out:
+        click.echo(_lease_line(v))
+
+
+@command(main, "release", epilog=EXIT_CODES)
+@click.argument("paths", nargs=-1)
+def release_leases(paths: tuple[str, ...], as_json: bool) -> None:
+    """Release this session's file leases (all of them without PATH).
+
+    Naming a path this session holds no lease on is an error, and nothing is released then. (Held inbound messages
+    are released with `session-bridge inbound release`.)
+
+    \b
+    Examples:
+        session-bridge release src/auth/
+        session-bridge release
+    """
+    from bridge import leases
+
+    released = leases.release(bridge.me(), list(paths) if paths else None)
+    if as_json:
+        return emit(released=released)
+    if not released:
+        return click.echo("This session holds no leases.")
+    click.echo(f"Released {len(released)} lease(s): " + safe_line(" ".join(released)))
+
+
+@main.group(epilog=EXIT_CODES)
+def guard() -> None:
+    """A git pre-commit hook that honours exclusive file leases.
+
+    `guard install` writes .git/hooks/pre-commit in the current repository (where git says hooks live: worktrees
+    and core.hooksPath work); the hook runs `guard check`, which refuses a commit touching a path another live
+    session leased exclusively, naming that session and its reason. Your own leases never block you. An existing
+    pre-commit hook is kept only with --chain: it then runs first. `git commit --no-verify` skips the guard.
+
+    \b
+    Examples:
+        session-bridge guard install
+        session-bridge guard install --chain      # keep an existing pre-commit hook, run it first
+        session-bridge guard uninstall
+    """
+
+
+def _self_command() -> list[str]:
+    """How the hook runs this CLI: the running console script's absolute path, else the one on PATH, else this
+    Python with -m bridge."""
+    import shutil
+
+    argv0 = sys.argv[0]
+    if os.path.basename(argv0) == "session-bridge" and os.access(argv0, os.X_OK):
+        return [os.path.abspath(argv0)]
+    found = shutil.which("session-bridge")
+    return [os.path.abspath(found)] if found else [sys.executable, "-m", "bridge"]
+
+
+@command(guard, "install", epilog=EXIT_CODES)
+@click.option("--chain", is_flag=True, help="Keep an existing pre-commit hook (as pre-commit.before-session-bridge) "
+                                            "and run it before the guard.")
+def guard_install(chain: bool, as_json: bool) -> None:
+    """Install the pre-commit guard in the current git repository.
+
+    Running it again updates the hook (e.g. after moving the CLI). A pre-commit hook session-bridge did not write
+    is refused unless --chain.
+
+    \b
+    Example:
+        session-bridge guard install
+    """
+    from bridge import leases
+
+    done = leases.guard_install(_self_command(), chain=chain)
+    if as_json:
+        return emit(**done)
+    click.echo(f"Installed the lease guard: {safe_line(done['hook'])}"
+               + (f" (runs {safe_line(done['chained'])} first)" if done["chained"] else ""))
+
+
+@command(guard, "uninstall", epilog=EXIT_CODES)
+def guard_uninstall(as_json: bool) -> None:
+    """Remove the pre-commit guard from the current git repository.
+
+    Removes only the hook `guard install` wrote, and puts back a hook it chained.
+
+    \b
+    Example:
+        session-bridge guard uninstall
+    """
+    from bridge import leases
+
+    done = leases.guard_uninstall()
+    if as_json:
+        return emit(**done)
+    if not done["removed"]:
+        return click.echo(f"No guard installed at {safe_line(done['hook'])}.")
+    click.echo(f"Removed the lease guard: {safe_line(done['hook'])}"
+               + ("; the chained hook is back in its place" if done["restored"] else ""))
+
+
+@command(guard, "check", epilog=EXIT_CODES)
+def guard_check(as_json: bool) -> None:
+    """Refuse (exit 1) if a staged path is leased exclusively by another live session.
+
+    What the pre-commit hook runs. One line per refused path names the holder session, its role@room and reason.
+
+    \b
+    Example:
+        git add src/auth.py && session-bridge guard check
+    """
+    from bridge import leases
+
+    root = bridge.bridge_dir()
+    mine = sessions.current(root)
+    blocked = leases.guard_check(root, mine)
+    if as_json:
+        emit(allowed=not blocked, blocked=[views.blocked_path_view(p, x, mine.id if mine else None)
+                                           for p, x in blocked])
+    else:
+        for path, x in blocked:
+            click.echo(safe_line(f"session-bridge guard: {x.conflict_text(path)}"), err=True)
+        if blocked:
+            click.echo("Commit refused: ask the holder, wait for its release, or leave these paths out "
+                       "(git commit --no-verify skips the guard).", err=True)
+    sys.exit(1 if blocked else 0)
+
+
+# (leases-cli: end)
 
 # --- driving a peer's tmux pane (bridge/drivers/tmux.py) -----------------------------------------------------------
 

@@ -206,7 +206,9 @@ def session_start(data: dict, answer: Answer) -> dict:
         return {}
     info = bridge.status(me)
     waiting, more = bridge.must_read(me)
-    peers = ", ".join(f"{c['name'] or '?'} ({c['sessionId']}, {c['status']})" for c in info["connections"])
+    peers = ", ".join(f"{c['name'] or '?'} ({c['sessionId']}, {c['status']}"  # with what each says it works on
+                      + (f"; working on: {c['summary'] if len(c['summary']) <= 100 else c['summary'][:99] + '…'}"
+                         if c.get("summary") else "") + ")" for c in info["connections"])
     lines = [
         f"session-bridge: this Claude Code session is bridge session {me.id} ({me.name}); peers ask it with: "
         f"/bridge ask {me.name} \"...\"",

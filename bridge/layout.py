@@ -20,6 +20,8 @@
       rooms/<room>/briefings/<role>.md a role's briefing, re-injected when its session starts (rooms.py)
       rooms/<room>/.rails/<role>.json  when the role was last woken, for the rate limit every waker shares (policy.py)
       logs/auto.jsonl                  what auto-mode woke, when, and why not (one JSON object per line)
+      leases/<sha256>.<sid>.json       a file lease of <sid> on the path whose sha256 names it (leases.py)
+      index.sqlite                     the history index (bridge/index.py): derived from the message files, rebuildable
     <project>/.claude/bridge-session   the project's session id (no newline)
 
 Every write is temp file in the same directory + fsync + rename, so no reader ever sees half a file. Every read goes
@@ -75,9 +77,11 @@ BRIEFINGS = "briefings"  # in rooms/<room>/
 RAILS = ".rails"  # in rooms/<room>/
 AUTO_LOG = "auto.jsonl"  # in logs/
 AUTO_LOCK = "auto.lock"  # in .locks/: one auto-mode runner per bridge dir
+LEASES = "leases"  # in the bridge dir: advisory file leases, one file per path and holder (bridge/leases.py)
 WOKEN = ".woken"  # in a session dir: the auto-mode wake its agent is acting on (policy.py: the hop count)
 HELD = ".held"  # in inbox/: messages the session's inbound policy holds until the user releases them
 PROJECT_INDEX = ".project"  # in a session dir: its projectPath as one line, for scripts/hook (which reads no JSON)
+HISTORY_INDEX = "index.sqlite"  # in the bridge dir: history and search (bridge/index.py), derived from the messages
 ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
 TEMP_PREFIXES = (".tmp-", ".lnk-", ".adopt-")  # files in flight (never ending in .json); gc removes old ones
 MANIFEST_CAP = 256 * 1024  # a manifest is a few hundred bytes; anything near this is not one

@@ -1,7 +1,7 @@
 """The message record of protocol v1: fields, ids, parsing and ordering.
 
     {"id", "from", "to", "type", "timestamp", "status", "content", "inReplyTo",
-     "metadata": {"urgency", "fromProject", ...ours: "fromLabel", "attempt", "expiresAt", "readAt"}}
+     "metadata": {"urgency", "fromProject", ...ours: "fromLabel", "attempt", "expiresAt", "readAt", "artifacts"}}
 
 parse() is the one schema: it refuses a file whose required fields have the wrong type and normalizes the rest
 (a numeric timestamp becomes ISO text, a metadata key of the wrong type is dropped), so whatever it accepts can be
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -29,6 +30,8 @@ KNOWN_TYPES = ("query", "response", "ping", "session-ended")
 REQUIRED = ("id", "from", "to", "type", "content")
 DEFAULT_MAX_BODY = 64 * 1024
 ENVELOPE_CAP = 64 * 1024  # ids, names, metadata: everything but the body
+ARTIFACT_HASH = re.compile(r"[0-9a-f]{64}")  # an artifact's name in the store (bridge/artifacts.py)
+MAX_ATTACHMENTS = 32
 _last_ns = 0
 _lock = threading.Lock()
 
@@ -161,7 +164,31 @@ def _metadata(value: object) -> dict:
     a = meta.get("attempt")
     if "attempt" in meta and (not isinstance(a, int) or isinstance(a, bool) or not 0 < a < 1_000_000):
         del meta["attempt"]
+    if "artifacts" in meta:
+        refs = artifact_refs(meta["artifacts"])
+        if refs is None:
+            del meta["artifacts"]
+        else:
+            meta["artifacts"] = refs
     return meta
+
+
+def artifact_refs(value: object) -> list[dict] | None:
+    """metadata.artifacts as every front-end may show it: a list of {sha256, name, size, type}, each checked; None
+    (the key is dropped) when it or any of its entries is malformed."""
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        return None
+    refs = []
+    for r in value:
+        if not isinstance(r, dict):
+            return None
+        sha, name, size, kind = r.get("sha256"), r.get("name"), r.get("size"), r.get("type")
+        if not (isinstance(sha, str) and ARTIFACT_HASH.fullmatch(sha) and isinstance(name, str)
+                and 0 < len(name) <= 255 and isinstance(kind, str) and 0 < len(kind) <= 255
+                and isinstance(size, int) and not isinstance(size, bool) and 0 <= size < 1 << 53):
+            return None
+        refs.append({"sha256": sha, "name": name, "size": size, "type": kind})
+    return refs
 
 
 def parse(data: bytes) -> Message:

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from bridge import identity, inbound, layout, message, policy, render, sessions, validate, views
+from bridge import artifacts, identity, inbound, layout, message, policy, render, sessions, validate, views
 from bridge.errors import BridgeError, Next, NoSession, PeerGone, Timeout
 from bridge.message import max_body
 from bridge.sessions import Session
@@ -51,8 +51,8 @@ def check_body(content: str) -> str:
     limit = max_body()
     if size > limit:
         raise BridgeError(
-            f"message body is {size} bytes, over the {limit}-byte limit; write it to a file and send the path, "
-            f"or raise BRIDGE_MAX_BODY"
+            f"message body is {size} bytes, over the {limit}-byte limit; attach the data as an artifact "
+            f"(--attach FILE) and send a short note, or raise BRIDGE_MAX_BODY"
         )
     return content
 
@@ -61,8 +61,9 @@ def check_body(content: str) -> str:
 
 
 def compose(me: Session, target: Session, type: str, content: str, in_reply_to: str | None = None,
-            ttl: float | None = None) -> dict:
-    """A checked, not yet sent message from me to target (ask marks its wait for the id before sending)."""
+            ttl: float | None = None, attachments: list | None = None) -> dict:
+    """A checked, not yet sent message from me to target (ask marks its wait for the id before sending).
+    `attachments`: artifacts it references (bridge.artifacts refs, or hashes of artifacts already shared)."""
     validate.message_type(type)
     check_body(content)
     if in_reply_to is not None:
@@ -74,11 +75,25 @@ def compose(me: Session, target: Session, type: str, content: str, in_reply_to: 
     hops = policy.chain_hops(me, in_reply_to)
     if hops is not None:
         msg["metadata"]["hops"] = hops  # the loop guard's count: the bridge writes it, never the agent
+    if attachments:
+        msg["metadata"]["artifacts"] = _attachment_refs(me, attachments)
     if me.room:
         msg["metadata"]["room"] = me.room
         if me.role:
             msg["metadata"]["fromRole"] = me.role
     return msg
+
+
+def _attachment_refs(me: Session, attachments: list) -> list[dict]:
+    """Artifact references for metadata.artifacts: a hash is looked up in the store; a ref is checked."""
+    if len(attachments) > message.MAX_ATTACHMENTS:
+        raise BridgeError(f"{len(attachments)} attachments, over the {message.MAX_ATTACHMENTS} a message may carry; "
+                          f"pack the files into one archive and attach that")
+    refs = [artifacts.info(me.root, a) if isinstance(a, str) else a for a in attachments]
+    if message.artifact_refs(refs) is None:
+        raise BridgeError("an attachment is not an artifact reference {sha256, name, size, type}; share the file "
+                          "and attach its hash")
+    return refs
 
 
 def post(me: Session, target: Session, msg: dict) -> dict:
@@ -106,16 +121,17 @@ def post(me: Session, target: Session, msg: dict) -> dict:
 
 
 def send(me: Session, target: Session, type: str, content: str, in_reply_to: str | None = None,
-         ttl: float | None = None) -> dict:
-    """Deliver a message into target's inbox and keep the sender's copy in our outbox."""
-    msg = post(me, target, compose(me, target, type, content, in_reply_to, ttl))
+         ttl: float | None = None, attachments: list | None = None) -> dict:
+    """Deliver a message into target's inbox and keep the sender's copy in our outbox (`attachments` as for
+    compose)."""
+    msg = post(me, target, compose(me, target, type, content, in_reply_to, ttl, attachments))
     if type == "response" and in_reply_to:
         write_receipt(me.root, target.id, in_reply_to, "answered")
     return msg
 
 
-def send_all(me: Session, targets: list[Session], type: str, content: str,
-             ttl: float | None = None) -> tuple[list[dict], list[tuple[Session, BridgeError]]]:
+def send_all(me: Session, targets: list[Session], type: str, content: str, ttl: float | None = None,
+             attachments: list | None = None) -> tuple[list[dict], list[tuple[Session, BridgeError]]]:
     """A broadcast: one copy per recipient, each its own message (id: the broadcast's id + the recipient's), each
     delivered exactly once by that recipient's mailbox. Returns (sent copies, [(recipient, why not)])."""
     validate.message_type(type)
@@ -124,7 +140,7 @@ def send_all(me: Session, targets: list[Session], type: str, content: str,
     base = message.new_id()
     for target in targets:
         try:
-            msg = compose(me, target, type, content, ttl=ttl)
+            msg = compose(me, target, type, content, ttl=ttl, attachments=attachments)
             msg["id"] = f"{base}-{target.id}"
             msg["metadata"]["broadcast"] = base
             sent.append(post(me, target, msg))
@@ -254,9 +270,10 @@ def receive(me: Session, msg_id: str, timeout: float | None = None, peer: Sessio
 
 
 @contextmanager
-def ask(me: Session, target: Session, question: str, timeout: float | None = None) -> Iterator[tuple[dict, dict]]:
-    """Send a query and wait for its answer: yields (question, answer)."""
-    q = compose(me, target, "query", question)
+def ask(me: Session, target: Session, question: str, timeout: float | None = None,
+        attachments: list | None = None) -> Iterator[tuple[dict, dict]]:
+    """Send a query (with `attachments` as for compose) and wait for its answer: yields (question, answer)."""
+    q = compose(me, target, "query", question, attachments=attachments)
     with receive(me, q["id"], timeout, target, sending=q) as answer:
         yield q, answer
 
@@ -391,10 +408,13 @@ def notice(me: Session, limit: int = 20) -> Iterator[list[dict]]:
         box.mark_noticed(msg)
 
 
-def reply(me: Session, msg_id: str, content: str) -> dict:
-    """Answer a message of our inbox; a still-pending original counts as delivered from now on."""
+def reply(me: Session, msg_id: str, content: str, attachments: list | None = None) -> dict:
+    """Answer a message of our inbox (with `attachments` as for compose); a still-pending original counts as
+    delivered from now on."""
     validate.message_id(msg_id)
     check_body(content)
+    if attachments:
+        attachments = _attachment_refs(me, attachments)  # a bad one fails before the original counts as delivered
     box = me.mailbox
     original = box.find(msg_id)
     if original is None:
@@ -406,7 +426,7 @@ def reply(me: Session, msg_id: str, content: str) -> dict:
     asker = sessions.load(me.root, original["from"]) if validate.is_session_id(original["from"]) else None
     if asker is None:
         raise PeerGone(f"the sender of {msg_id} ({original['from']}) has ended its session; the reply was not sent")
-    return send(me, asker, "response", content, in_reply_to=msg_id)
+    return send(me, asker, "response", content, in_reply_to=msg_id, attachments=attachments)
 
 
 # --- inspecting and ending ---------------------------------------------------------------------------------------
@@ -472,6 +492,7 @@ def status(me: Session) -> dict:
             "sessionId": pid,
             "name": peer.name if peer else None,
             "status": peer.liveness if peer else "gone",
+            "summary": artifacts.summary_of(peer.manifest) if peer else None,
         })
     return {"session": me.manifest, "pending": me.mailbox.count(), "connections": peers}
 

@@ -37,11 +37,31 @@ def message(view: dict, command: str | None = None, terminal: bool = False) -> s
     if view["attempt"] > 1:
         head += f" · redelivered (attempt {view['attempt']})"
     lines = [head, text(view["content"])]
+    for a in view.get("attachments") or []:
+        fetch = (f"; fetch with: {command} artifact get {a['sha256']} -o {shlex.quote(line(a['name']))}"
+                 if command else "")
+        lines.append(f"[attachment] {line(a['name'])} ({size(a['size'])}, {line(a['type'])}) sha256 "
+                     f"{a['sha256']}{fetch}")
     if view["type"] == "query" and command:
         mid = line(view["id"])
         lines += ["", f'Answer with: {command} reply {mid} "<your answer>"   (long or multi-line: {command} reply '
                       f"{mid} - <<'EOF' ... EOF)"]
     return "\n".join(lines)
+
+
+def size(n: int) -> str:
+    """A byte count for people: 512 B, 3.4 KiB, 10.0 MiB."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def artifact(view: dict, command: str = "session-bridge") -> str:
+    """One line for a stored or shared artifact: its hash, name, size, type, and how to fetch it."""
+    return (f"{view['sha256']}  {safe_line(view['name'])} ({size(view['size'])}, {safe_line(view['type'])}); fetch "
+            f"with: {command} artifact get {view['sha256']} -o {shlex.quote(safe_line(view['name']))}")
 
 
 def summary(view: dict, width: int = 80) -> str:

@@ -599,6 +599,9 @@ def _finish_removal(root: Path, ended: Path, sid: str, manifest: dict | None) ->
     if isinstance(project, str) and os.path.isabs(project):
         _clear_pointer(root, Path(project), sid)
     _crash_point("pointer")
+    from bridge import index  # only stop and gc remove: one-shot commands stay light
+
+    index.absorb(root, ended)  # its messages outlive it in the history (best effort: never fails the removal)
     try:
         Mailbox(ended).abandon()
     except (OSError, BridgeError):
@@ -648,6 +651,11 @@ def gc(root: Path) -> dict:
             report["temp_files_removed"] += _remove_old_temps(s, now)
         except OSError:
             continue  # stopped meanwhile
+    from bridge import artifacts, index, leases  # here: each of them imports this module
+
+    report["leases_removed"] = leases.prune(root)  # leases of sessions that are gone, and expired ones
+    report["artifacts_removed"] = artifacts.gc(root)  # old artifacts no message names any more
+    report["pruned"] = index.prune(root)  # history older than BRIDGE_HISTORY_DAYS
     return report
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from bridge import message
+from bridge import artifacts, message
 
 if TYPE_CHECKING:
+    from bridge.leases import Lease
     from bridge.sessions import Session
 
 VERSION = 1
@@ -21,9 +22,9 @@ Liveness = Literal["active", "stale", "idle", "gone"]  # idle: a seat (bridge.se
 # Functional syntax: "from" is a Python keyword.
 MessageView = TypedDict("MessageView", {
     "id": str, "type": str, "from": str, "from_name": str, "to": str, "content": str, "in_reply_to": str | None,
-    "sent_at": str | None, "attempt": int, "status": str,
+    "sent_at": str | None, "attempt": int, "status": str, "attachments": list,  # list[ArtifactView]
 })
-MessageView.__doc__ = "A message as every front-end shows it."
+MessageView.__doc__ = "A message as every front-end shows it (`attachments`: the artifacts it references)."
 SentView = TypedDict("SentView", {**MessageView.__annotations__, "state": str})
 SentView.__doc__ = "A message this session sent, with its delivery state."
 
@@ -38,6 +39,7 @@ class SessionView(TypedDict):
     project_path: str | None
     host: str
     status: Liveness
+    summary: str | None
 
 
 class ConnectionView(TypedDict):
@@ -68,7 +70,8 @@ def message_view(msg: dict) -> MessageView:
     """A parsed message record (message.parse) in the shared shape."""
     return {"id": msg["id"], "type": msg["type"], "from": msg["from"], "from_name": message.sender_name(msg),
             "to": msg["to"], "content": msg["content"], "in_reply_to": msg.get("inReplyTo"),
-            "sent_at": msg.get("timestamp"), "attempt": message.attempt(msg), "status": msg.get("status", "pending")}
+            "sent_at": msg.get("timestamp"), "attempt": message.attempt(msg), "status": msg.get("status", "pending"),
+            "attachments": [dict(r) for r in msg.get("metadata", {}).get("artifacts") or []]}
 
 
 def sent_view(msg: dict) -> SentView:
@@ -89,7 +92,8 @@ def session_view(s: Session) -> SessionView:
     constant "active" and never shown)."""
     m = s.manifest
     return {"session_id": s.id, "name": s.name, "label": m.get("label"), "project_name": m.get("projectName"),
-            "project_path": m.get("projectPath"), "host": m.get("host", "reference"), "status": s.liveness}
+            "project_path": m.get("projectPath"), "host": m.get("host", "reference"), "status": s.liveness,
+            "summary": artifacts.summary_of(m)}
 
 
 def connection_view(c: dict) -> ConnectionView:
@@ -274,3 +278,99 @@ def inbound_view(policy: dict) -> InboundView:
 def failed_send_view(target: Session, error: str, exit_code: int) -> FailedSendView:
     """One recipient a broadcast could not reach; `error` already worded by the front-end."""
     return {"session_id": target.id, "name": target.name, "error": error, "exit_code": exit_code}
+
+
+# --- history and search (bridge/index.py) --------------------------------------------------------------------------
+HistoryView = TypedDict("HistoryView", {**MessageView.__annotations__, "to_name": str | None, "room": str | None})
+HistoryView.__doc__ = ("A message of the history index (bridge/index.py): the message, with what its recipient is "
+                       "called (null when the index never saw its session) and the room it was sent in.")
+SearchHitView = TypedDict("SearchHitView", {**HistoryView.__annotations__, "snippet": str, "rank": float})
+SearchHitView.__doc__ = ("A search match: the message, a snippet of its body around the match (matches between **), "
+                         "and its rank (bm25: lower is better).")
+
+
+def history_view(row: dict) -> HistoryView:
+    """A row of bridge.index in the shared shape."""
+    import orjson  # already loaded by every front-end; here, not at the top, to keep this section self-contained
+
+    return {"id": row["id"], "type": row["type"], "from": row["sender"],
+            "from_name": row["from_name"] or row["sender"],
+            "to": row["recipient"], "content": row["content"], "in_reply_to": row["in_reply_to"],
+            "sent_at": row["sent_at"], "attempt": row["attempt"] or 1, "status": row["status"] or "sent",
+            "to_name": row["to_name"], "room": row["room"],
+            "attachments": [dict(r) for r in orjson.loads(row["attachments"])] if row.get("attachments") else []}
+
+
+def search_hit_view(row: dict) -> SearchHitView:
+    """A search match of bridge.index (a row with `snippet` and `rank`)."""
+    return {**history_view(row), "snippet": row["snippet"], "rank": row["rank"]}  # type: ignore[typeddict-item]
+
+
+# (history-views: end)
+
+# --- artifacts (bridge/artifacts.py) -------------------------------------------------------------------------------
+class ArtifactView(TypedDict):
+    """An artifact: its SHA-256 (how it is fetched), the file name it was shared as, its size in bytes and media
+    type. A message's `attachments` are these."""
+
+    sha256: str
+    name: str
+    size: int
+    type: str
+
+
+class StoredArtifactView(ArtifactView):
+    """An artifact in the store (`artifact list`): its reference and when it was last shared (ISO-8601 UTC)."""
+
+    shared_at: str
+
+
+def artifact_view(ref: dict) -> ArtifactView:
+    """An artifact reference (bridge.artifacts.ref) in the shared shape."""
+    return {"sha256": ref["sha256"], "name": ref["name"], "size": ref["size"], "type": ref["type"]}
+
+
+def stored_artifact_view(entry: dict) -> StoredArtifactView:
+    """An entry of bridge.artifacts.list_all()."""
+    return {**artifact_view(entry), "shared_at": entry["shared_at"]}  # type: ignore[typeddict-item]
+
+
+# (artifact-views: end)
+
+# --- leases (bridge/leases.py) -------------------------------------------------------------------------------------
+class LeaseView(TypedDict):
+    """A live file lease: the path (absolute), its holder, shared or exclusive, why, and until when (ISO-8601 UTC,
+    null: while its session lives); `mine` when the caller's session holds it."""
+
+    path: str
+    session_id: str
+    name: str
+    address: str | None
+    exclusive: bool
+    reason: str | None
+    created: str
+    expires: str | None
+    mine: bool
+
+
+class BlockedPathView(TypedDict):
+    """A staged path the git guard refuses, and the lease that blocks it."""
+
+    path: str
+    lease: LeaseView
+
+
+def lease_view(lease: Lease, me: str | None) -> LeaseView:
+    """A lease (bridge.leases.Lease) in the shared shape; `me` is the caller's session id, if any."""
+    holder = lease.holder
+    return {"path": lease.path, "session_id": lease.session, "name": holder.name if holder else lease.session,
+            "address": holder.address if holder else None, "exclusive": lease.exclusive, "reason": lease.reason,
+            "created": lease.created, "expires": lease.expires, "mine": lease.session == me}
+
+
+def blocked_path_view(path: str, lease: Lease, me: str | None) -> BlockedPathView:
+    """One path the guard refuses (bridge.leases.guard_check)."""
+    return {"path": path, "lease": lease_view(lease, me)}
+
+
+# (lease-views: end)

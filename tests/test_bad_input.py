@@ -26,7 +26,7 @@ def one_line_error(r, code: int, *needles: str) -> None:
 
 def test_oversized_body_is_refused_and_nothing_is_sent(bridge, pair):
     r = bridge.cli("app", "send", "library", "query", "-", input="x" * (64 * 1024 + 1))
-    one_line_error(r, 1, "65537 bytes, over the 65536-byte limit", "send the path", "BRIDGE_MAX_BODY")
+    one_line_error(r, 1, "65537 bytes, over the 65536-byte limit", "--attach FILE", "BRIDGE_MAX_BODY")
     assert inbox(bridge, "lib") == []
     r = bridge.cli("app", "send", "library", "query", "-", input="x" * 2000, BRIDGE_MAX_BODY="1000")
     one_line_error(r, 1, "over the 1000-byte limit")

@@ -8,6 +8,8 @@ in-process (mcp.Client(tools.server)), acting as the same sessions ("app" and "l
 from __future__ import annotations
 
 import inspect
+import json
+import sys
 import typing
 
 import anyio
@@ -18,12 +20,17 @@ from mcp import Client
 
 from bridge import views
 from bridge.mcp import models, tools
+from support import REPO
 
 MCP_ONLY = {"note"}  # what to call next, in the tools' words; the CLI has no such key
 
 # Every tool, the model it returns (its return annotation) and the CLI command of the same name.
-TOOLS = {name: typing.get_type_hints(fn)["return"] for name, fn in inspect.getmembers(tools, inspect.isfunction)
-         if name.startswith("bridge_")}
+# Tools live in tools.py and in the modules it imports to register theirs (history, artifacts, leases).
+MCP_MODULES = [m for n, m in sorted(sys.modules.items()) if n.startswith("bridge.mcp.")]
+TOOLS = {name: typing.get_type_hints(fn)["return"] for module in MCP_MODULES
+         for name, fn in inspect.getmembers(module, inspect.isfunction)
+         if name.startswith("bridge_") and fn.__module__ == module.__name__}
+PINNED = json.loads((REPO / "tests" / "fixtures" / "mcp_tools.json").read_text())  # every tool, pinned
 RESULT_MODELS = {cls for _, cls in inspect.getmembers(models, inspect.isclass)
                  if issubclass(cls, models.Result) and cls is not models.Result}
 
@@ -47,16 +54,20 @@ TMUX_COMMANDS = {"read_peer", "detect_question", "respond"}
 CLI_NAMES = {"role_prompt_get": "role-prompt get", "role_prompt_list": "role-prompt list",
              "role_prompt_set": "role-prompt set", "role_prompt_delete": "role-prompt delete",
              "auto_status": "auto status", "auto_log": "auto log", "auto_configure": "auto set",
-             "auto_switch": "auto on", "auto_limits": "auto limits", "release": "inbound"}
+             "auto_switch": "auto on", "auto_limits": "auto limits", "release": "inbound",
+             "artifact_get": "artifact get", "artifact_list": "artifact list", "release_leases": "release"}
 # Rooms, auto-mode and the inbound policy need a room: tests/test_mcp_rooms.py compares those with the CLI.
-ROOM_COMMANDS = {"rooms", "inbound", *CLI_NAMES}
+ROOM_COMMANDS = {"rooms", "inbound", *CLI_NAMES} - {"artifact_get", "artifact_list"}
+# History needs messages first: tests/test_search_command.py compares those with the CLI; leases need files to
+# lease: tests/test_lease_command.py runs them through both.
+HISTORY_COMMANDS = {"history", "thread", "search", "lease", "leases", "release_leases"}
 
 
 def test_every_result_model_is_returned_by_a_tool_with_a_cli_command_of_the_same_name():
     from bridge.cli import main
 
     assert set(TOOLS.values()) == RESULT_MODELS
-    assert len(TOOLS) == 29
+    assert len(TOOLS) == len(PINNED)
     for name in TOOLS:
         short = name.removeprefix("bridge_")
         command = main
@@ -135,6 +146,15 @@ def exchange(bridge, monkeypatch) -> tuple[dict, dict]:
             for command in ("outbox", "status"):
                 cli[command] = run("app", command)
                 mcp[command] = await call(f"bridge_{command}", "app")
+            (bridge.tmp / "shared.txt").write_text("shared from the CLI\n")
+            cli["share"] = run("app", "share", str(bridge.tmp / "shared.txt"))
+            mcp["share"] = await call("bridge_share", "app", content="shared over MCP\n", name="mcp.txt")
+            cli["artifact_get"] = run("lib", "artifact", "get", mcp["share"]["artifact"]["sha256"])
+            mcp["artifact_get"] = await call("bridge_artifact_get", "lib", sha256=cli["share"]["artifact"]["sha256"])
+            cli["artifact_list"] = run("lib", "artifact", "list")
+            mcp["artifact_list"] = await call("bridge_artifact_list", "lib")
+            cli["summary"] = run("app", "summary", "comparing the front-ends")
+            mcp["summary"] = await call("bridge_summary", "app", summary="comparing the front-ends")
             mcp["stop"] = await call("bridge_stop", "app")
             cli["stop"] = run("lib", "stop")
 
@@ -145,7 +165,8 @@ def exchange(bridge, monkeypatch) -> tuple[dict, dict]:
 def test_each_tool_result_has_the_keys_of_its_cli_command(exchange):
     cli, mcp = exchange
     # the tmux tools need a peer in a real tmux pane: tests/test_tmux_commands.py compares those
-    assert set(cli) == set(mcp) == {name.removeprefix("bridge_") for name in TOOLS} - TMUX_COMMANDS - ROOM_COMMANDS
+    assert set(cli) == set(mcp) == {name.removeprefix("bridge_") for name in TOOLS} - TMUX_COMMANDS - ROOM_COMMANDS \
+        - HISTORY_COMMANDS
     for command in cli:
         model = TOOLS[f"bridge_{command}"]
         assert set(mcp[command]) == aliases(model), command

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from bridge import protocol, sessions
-from mcp_support import MODERN_META, RawServer, cli
+from mcp_support import FIXTURES, MODERN_META, RawServer, cli
 
 CHANNEL = "notifications/claude/channel"
 
@@ -68,7 +68,7 @@ def test_with_channels_discover_is_refused_and_initialize_follows_on_the_same_co
         assert r["protocolVersion"] == "2025-06-18"
         assert r["capabilities"]["experimental"] == {"claude/channel": {}}
         assert "tools" in r["capabilities"]
-        assert len(srv.request("tools/list")["result"]["tools"]) == 29
+        assert len(srv.request("tools/list")["result"]["tools"]) == len(json.loads((FIXTURES / "mcp_tools.json").read_text()))
         assert tool(srv, "bridge_start", label="library")["created"] is True
         assert tool(srv, "bridge_whoami")["session"]["label"] == "library"
     finally:
@@ -78,7 +78,7 @@ def test_with_channels_discover_is_refused_and_initialize_follows_on_the_same_co
     modern = RawServer(tmp_path / "b", tmp_path / "p", "--channels")
     try:
         tools = modern.request("tools/list", {"_meta": MODERN_META})["result"]["tools"]
-        assert len(tools) == 29
+        assert len(tools) == len(json.loads((FIXTURES / "mcp_tools.json").read_text()))
     finally:
         assert modern.close() == 0
 

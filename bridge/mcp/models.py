@@ -36,6 +36,14 @@ class Session(Shape):
     host: str = Field(description="The agent CLI behind the session (claude-code, codex, ...) or 'cli'/'reference'")
     status: Liveness = Field(description="active: its agent runs; idle: a role's seat, its messages wait for "
                                          "auto-mode or its agent; stale or gone: it will not answer")
+    summary: str | None = Field(description="What the session says it is working on (one line), if it said")
+
+
+class Artifact(Shape):
+    sha256: str = Field(description="Its SHA-256: fetch it with bridge_artifact_get")
+    name: str = Field(description="The file name it was shared as")
+    size: int = Field(description="Bytes")
+    type: str = Field(description="Media type, e.g. text/plain, image/png, application/octet-stream")
 
 
 class Message(Shape):
@@ -49,6 +57,7 @@ class Message(Shape):
     sent_at: str | None
     attempt: int = Field(description="More than 1 when a reader crashed before delivering it: a redelivery")
     status: str = Field(description="pending (not taken yet) or read")
+    attachments: list[Artifact] = Field(description="Artifacts it references: fetch each with bridge_artifact_get")
 
 
 class SentMessage(Message):
@@ -329,3 +338,89 @@ class InboundResult(Result):
 class ReleaseResult(Result):
     released: list[str] = Field(description="The ids now in the inbox, pending (bridge_listen or bridge_read takes "
                                             "them)")
+
+
+# --- file leases (bridge/mcp/leases.py) ---------------------------------------------------------------------------
+
+
+class Lease(Shape):
+    path: str = Field(description="The leased file or directory, absolute; a directory lease covers its contents")
+    session_id: str = Field(description="The holder's session")
+    name: str = Field(description="What to call the holder: its label or project name")
+    address: str | None = Field(description="The holder's role@room, if it holds a role")
+    exclusive: bool = Field(description="true: no other session may lease the path and the git guard refuses "
+                                        "other sessions' commits touching it; false: shared")
+    reason: str | None
+    created: str = Field(description="ISO-8601 UTC")
+    expires: str | None = Field(description="ISO-8601 UTC; null: it lasts while its session lives")
+    mine: bool = Field(description="true when this session holds it")
+
+
+class LeaseResult(Result):
+    leases: list[Lease] = Field(description="The leases taken (or renewed) by this call")
+
+
+class LeasesResult(Result):
+    leases: list[Lease] = Field(description="Every live lease on this machine, by path")
+
+
+class ReleaseLeasesResult(Result):
+    released: list[str] = Field(description="The paths whose leases this session gave up")
+
+
+# --- artifacts and summaries (bridge/mcp/artifacts.py) -----------------------------------------------------------
+
+
+class StoredArtifact(Artifact):
+    shared_at: str = Field(description="When it was last shared, ISO-8601 UTC")
+
+
+class ShareResult(Result):
+    artifact: Artifact = Field(description="The stored artifact: attach it to a message by its sha256")
+
+
+class ArtifactGetResult(Result):
+    artifact: Artifact
+    encoding: Literal["text", "base64"] | None = Field(description="text: content is the UTF-8 text itself; base64: "
+                                                                   "content is the bytes in base64")
+    content: str | None
+    path: str | None = Field(description="The file it was written to (the CLI's -o); null here")
+
+
+class ArtifactListResult(Result):
+    artifacts: list[StoredArtifact] = Field(description="Every stored artifact, newest first")
+
+
+class SummaryResult(Result):
+    session_id: str
+    summary: str | None = Field(description="This session's summary as peers see it; null when none is set")
+
+
+# --- history and search (bridge/mcp/history.py) ---------------------------------------------------------------------
+
+
+class HistoryMessage(Message):
+    to_name: str | None = Field(description="What the recipient is called (its label or project name)")
+    room: str | None = Field(description="The room it was sent in, if any")
+
+
+class SearchHit(HistoryMessage):
+    snippet: str = Field(description="The body around the match, matched words between **")
+    rank: float = Field(description="bm25 rank: lower is a better match")
+
+
+class HistoryResult(Result):
+    messages: list[HistoryMessage] = Field(description="Past messages, oldest first")
+    notes: list[str] = Field(description="Notices about the index (rebuilt, busy); usually empty")
+
+
+class ThreadResult(Result):
+    root_id: str = Field(description="The question the thread starts from")
+    messages: list[HistoryMessage] = Field(description="The question, its answers and follow-ups, in time order")
+    notes: list[str] = Field(description="Notices about the index (rebuilt, busy); usually empty")
+
+
+class SearchResult(Result):
+    query: str = Field(description="The search as run: the query, or its words quoted when it was not valid syntax")
+    hits: list[SearchHit] = Field(description="The best matches first")
+    notes: list[str] = Field(description="Notices about the index (rebuilt, busy); usually empty")

@@ -11,6 +11,7 @@ prompts for an admin session (auto-mode's settings) are in prompts.py.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from typing import Annotated, Callable, Literal
 
@@ -56,7 +57,10 @@ Peer = Annotated[str, Field(description="A peer session: a role in your room (e.
 Recipient = Annotated[str, Field(description="A peer (a role in your room, role@room, label, project name or session "
                                              "id), or '*' for every other session of your room ('*@room': of that "
                                              "room)")]
-Text = Annotated[str, Field(description="Plain text, at most 64 KiB; for more, write a file and send its path")]
+Text = Annotated[str, Field(description="Plain text, at most 64 KiB; for more, share the data with bridge_share and "
+                                        "attach it (attachments)")]
+Attachments = Annotated[list[str] | None, Field(description="sha256 hashes of artifacts shared with bridge_share, "
+                                                            "to attach to the message")]
 MessageId = Annotated[str, Field(description="A message id as returned by the bridge tools, e.g. msg-1795...-a1b2c3")]
 Label = Annotated[str | None, Field(description="A short name peers can use for this session, e.g. library")]
 Room = Annotated[str | None, Field(description="A room name, e.g. shop (letters, digits, . _ -)")]
@@ -190,7 +194,8 @@ def bridge_connect(peer: Peer) -> ConnectResult:
 
 
 @tool(read_only=False)
-def bridge_send(peer: Recipient, text: Text, type: Kind = "query", in_reply_to: InReplyTo = None) -> SendResult:
+def bridge_send(peer: Recipient, text: Text, type: Kind = "query", in_reply_to: InReplyTo = None,
+                attachments: Attachments = None) -> SendResult:
     """Send a message to a peer, or to everyone else in your room, without waiting for an answer.
 
     Prefer bridge_ask for one question (it waits for the answer) and bridge_reply for answers. `peer` is a role in
@@ -198,16 +203,16 @@ def bridge_send(peer: Recipient, text: Text, type: Kind = "query", in_reply_to: 
     of your room ("*@shop": of room shop), each delivered once: the result lists each copy's id and recipient, and
     the recipients that got none and why. Wait for a recipient's answer with bridge_receive and its copy's id.
     `type` is query, response, ping or another lowercase word; `in_reply_to` is the message id this one answers
-    (not with "*")."""
+    (not with "*"); `attachments` are hashes from bridge_share."""
     session = me()
     targets = bridge.recipients(session.root, peer, session)
     if _broadcast(peer):
         if in_reply_to is not None:
             raise ToolError("a broadcast ('*') answers nobody: send the answer to its asker with bridge_reply")
-        sent, failed = bridge.send_all(session, targets, type, text)
+        sent, failed = bridge.send_all(session, targets, type, text, attachments=attachments)
         return SendResult(message=None, messages=[message_out(m) for m in sent], failed=[
             models.FailedSend(**views.failed_send_view(t, e.worded(WORDS), e.exit_code)) for t, e in failed])
-    msg = message_out(bridge.send(session, targets[0], type, text, in_reply_to))
+    msg = message_out(bridge.send(session, targets[0], type, text, in_reply_to, attachments=attachments))
     return SendResult(message=msg, messages=[msg], failed=[])
 
 
@@ -217,21 +222,22 @@ def _broadcast(name: str) -> bool:
 
 
 @tool(read_only=False)
-async def bridge_ask(peer: Peer, question: Text, wait_s: WaitS = None) -> AnswerResult:
+async def bridge_ask(peer: Peer, question: Text, wait_s: WaitS = None, attachments: Attachments = None) -> AnswerResult:
     """Ask a peer session a question and wait for its answer (the peer answers from its own full context).
 
     Ask specific, self-contained questions (name files, functions, versions). The call waits at most `wait_s`
     seconds (default and maximum: the server's wait, 40 s). If the answer has not come by then, the result has
     status "waiting" and the question's id: the question stays delivered, so call bridge_receive with that
     question_id to keep waiting; do not ask again. `peer` names one session (a role in your room, role@room, a
-    label...); to put a question to everyone in the room, use bridge_send with peer "*"."""
+    label...); to put a question to everyone in the room, use bridge_send with peer "*". Attach logs, diffs or
+    files too big for the question with bridge_share, then their hashes in `attachments`."""
     if _broadcast(peer):
         raise ToolError("bridge_ask asks one session and waits for its answer; to ask everyone in your room, call "
                         "bridge_send with peer '*' and type query, then bridge_receive with each copy's id")
     wait = wait_time(wait_s)  # before sending: a refused wait_s must not leave a question behind
     session = me()
     target = bridge.find_peer(session.root, peer, session)
-    q = bridge.compose(session, target, "query", question)
+    q = bridge.compose(session, target, "query", question, attachments=attachments)
     return await _await_answer(lambda idle: bridge.receive(session, q["id"], wait, target, sending=q, idle=idle),
                                q["id"], wait)
 
@@ -286,11 +292,12 @@ async def bridge_listen(wait_s: WaitS = None) -> ListenResult:
 
 
 @tool(read_only=False)
-def bridge_reply(message_id: MessageId, text: Text) -> ReplyResult:
+def bridge_reply(message_id: MessageId, text: Text, attachments: Attachments = None) -> ReplyResult:
     """Answer a message this session received (a query from bridge_listen, bridge_read or a hook).
 
-    Answer from your full context: include the real code, names and versions the asker needs."""
-    return ReplyResult(message=message_out(bridge.reply(me(), message_id, text)))
+    Answer from your full context: include the real code, names and versions the asker needs; attach what is too
+    big for the answer (bridge_share, then its hash in `attachments`)."""
+    return ReplyResult(message=message_out(bridge.reply(me(), message_id, text, attachments=attachments)))
 
 
 @tool(read_only=True, idempotent=True)
@@ -646,6 +653,12 @@ def bridge_release(ids: Annotated[list[str] | None, Field(description="The held 
     if (ids is None) == (not all):
         raise ToolError("give either ids (the held messages to release) or all=true")
     return ReleaseResult(released=inbound.release(me(), None if all else ids))
+
+
+# --- history, artifacts, leases: their own modules, each registering its tools on `server` when imported --------
+
+for _module in ("history", "artifacts", "leases"):
+    importlib.import_module(f"bridge.mcp.{_module}")
 
 
 # --- running -----------------------------------------------------------------------------------------------------

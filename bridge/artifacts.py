@@ -28,7 +28,6 @@ DEFAULT_MAX = 10 * 1024 * 1024
 DEFAULT_DAYS = 30
 CHUNK = 1 << 20
 NAME_CHARS = 255
-SUMMARY_CHARS = 300
 TEMP_MAX_AGE_S = 60 * 60
 
 
@@ -123,15 +122,6 @@ def _test_pause() -> None:
         f.read()
 
 
-def _new_temp(folder: Path) -> tuple[int, str]:
-    while True:
-        tmp = os.path.join(folder, f"{layout.TEMP_PREFIXES[0]}{os.getpid()}-{os.urandom(6).hex()}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), tmp
-        except FileExistsError:
-            continue
-
-
 def _copy(src: BinaryIO | int, out: int, limit: int, what: str) -> tuple[str, int, bool]:
     """Copy src to the fd `out` while hashing: (sha256, size, is UTF-8 text). Refuses more than `limit` bytes."""
     import codecs
@@ -177,7 +167,7 @@ def share(root: Path, source: str | Path | BinaryIO | bytes, name: str | None = 
     except OSError as e:
         raise BridgeError(f"cannot create {folder}: {e.strerror}; check the permissions of BRIDGE_DIR") from None
     layout.check_private(folder)
-    fd, tmp = _new_temp(folder)
+    fd, tmp = layout.temp_file(folder)
     try:
         os.fchmod(fd, 0o600)
         if isinstance(source, bytes):
@@ -408,42 +398,3 @@ def _remove_old_temps(root: Path, now: float) -> None:
                     os.unlink(e.path)
             except FileNotFoundError:
                 pass
-
-
-# --- summaries ---------------------------------------------------------------------------------------------------
-
-
-def summary_text(text: str) -> str:
-    """A summary as stored: one line (whitespace runs become one space), at most SUMMARY_CHARS characters, not
-    empty; else a BridgeError naming the fix."""
-    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    if not line:
-        raise BridgeError("the summary is empty; say in one line what this session is working on, or clear it")
-    if len(line) > SUMMARY_CHARS:
-        raise BridgeError(f"the summary is {len(line)} characters, over the {SUMMARY_CHARS}-character limit; "
-                          f"say it in one shorter line")
-    return line
-
-
-def set_summary(session: object, text: str | None) -> str | None:
-    """Set (or with None clear) the one line a session says it works on: manifest key `summary`, shown to peers."""
-    from bridge import sessions
-
-    value = None if text is None else summary_text(text)
-
-    def apply(m: dict) -> None:
-        if value is None:
-            m.pop("summary", None)
-        else:
-            m["summary"] = value
-
-    sessions.modify(session, apply)  # type: ignore[arg-type]
-    return value
-
-
-def summary_of(manifest: dict) -> str | None:
-    """A manifest's summary if it is a valid one (a peer may have written anything), cut to SUMMARY_CHARS."""
-    value = manifest.get("summary")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return " ".join(value.split())[:SUMMARY_CHARS]

@@ -1373,15 +1373,13 @@ def summary(text: str | None, clear: bool, as_json: bool) -> None:
         session-bridge summary "porting the billing API to v2"
         session-bridge summary --clear
     """
-    from bridge import artifacts
-
     session = bridge.me()
     if clear and text is not None:
         raise BridgeError("give a summary or --clear, not both")
     if clear or text is not None:
-        value = artifacts.set_summary(session, None if clear else read_text(text, None, 4096, "summary"))
+        value = sessions.set_summary(session, None if clear else read_text(text, None, 4096, "summary"))
     else:
-        value = artifacts.summary_of(session.manifest)
+        value = sessions.summary_of(session.manifest)
     if as_json:
         return emit(session_id=session.id, summary=value)
     if value is None:

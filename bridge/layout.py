@@ -253,7 +253,7 @@ def read_text(path: Path, cap: int = SMALL_CAP) -> str:
     return read_bytes(path, cap).decode("utf-8")
 
 
-def _temp_file(folder: Path) -> tuple[int, str]:
+def temp_file(folder: Path) -> tuple[int, str]:
     """A new private file in folder whose name never ends in .json (what tempfile.mkstemp does, without the cost
     of importing tempfile on every one-shot send)."""
     while True:
@@ -267,7 +267,7 @@ def _temp_file(folder: Path) -> tuple[int, str]:
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write data at path in one rename. durable=False skips fsync for data a crash may lose (heartbeats)."""
     try:
-        fd, tmp = _temp_file(path.parent)
+        fd, tmp = temp_file(path.parent)
     except OSError as e:
         raise _write_error(path, e) from e
     try:

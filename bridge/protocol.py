@@ -492,7 +492,7 @@ def status(me: Session) -> dict:
             "sessionId": pid,
             "name": peer.name if peer else None,
             "status": peer.liveness if peer else "gone",
-            "summary": artifacts.summary_of(peer.manifest) if peer else None,
+            "summary": sessions.summary_of(peer.manifest) if peer else None,
         })
     return {"session": me.manifest, "pending": me.mailbox.count(), "connections": peers}
 

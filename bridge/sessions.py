@@ -39,6 +39,7 @@ HEARTBEAT_EVERY_S = 30  # refresh on use at most this often; reference peers jud
 TEMP_MAX_AGE_S = 60 * 60
 ORPHAN_AGE_S = 60  # a session dir without a manifest this old is a killed start, not one in progress
 CAPABILITIES = ["query", "context-dump", "conversation"]
+SUMMARY_CHARS = 300  # a session's one-line summary (what it works on), as peers see it
 
 
 @dataclass
@@ -71,6 +72,11 @@ class Session:
     def liveness(self) -> str:
         """active, stale, idle (a seat) or gone (see liveness())."""
         return liveness(self.manifest)
+
+    @property
+    def summary(self) -> str | None:
+        """The one line it says it works on (see summary_of), or None."""
+        return summary_of(self.manifest)
 
     @property
     def room(self) -> str | None:
@@ -220,6 +226,43 @@ def remember_peer(session: Session, peer_id: str) -> None:
             m["connections"] = [*peers, peer_id]
 
     modify(session, add)
+
+
+# --- summaries ---------------------------------------------------------------------------------------------------
+
+
+def summary_text(text: str) -> str:
+    """A summary as stored: one line (whitespace runs become one space), at most SUMMARY_CHARS characters, not
+    empty; else a BridgeError naming the fix."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not line:
+        raise BridgeError("the summary is empty; say in one line what this session is working on, or clear it")
+    if len(line) > SUMMARY_CHARS:
+        raise BridgeError(f"the summary is {len(line)} characters, over the {SUMMARY_CHARS}-character limit; "
+                          f"say it in one shorter line")
+    return line
+
+
+def set_summary(session: Session, text: str | None) -> str | None:
+    """Set (or with None clear) the one line a session says it works on: manifest key `summary`, shown to peers."""
+    value = None if text is None else summary_text(text)
+
+    def apply(m: dict) -> None:
+        if value is None:
+            m.pop("summary", None)
+        else:
+            m["summary"] = value
+
+    modify(session, apply)
+    return value
+
+
+def summary_of(manifest: dict) -> str | None:
+    """A manifest's summary if it is a valid one (a peer may have written anything), cut to SUMMARY_CHARS."""
+    value = manifest.get("summary")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return " ".join(value.split())[:SUMMARY_CHARS]
 
 
 # --- liveness ----------------------------------------------------------------------------------------------------

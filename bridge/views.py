@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from bridge import artifacts, message
+from bridge import message
 
 if TYPE_CHECKING:
     from bridge.leases import Lease
@@ -93,7 +93,7 @@ def session_view(s: Session) -> SessionView:
     m = s.manifest
     return {"session_id": s.id, "name": s.name, "label": m.get("label"), "project_name": m.get("projectName"),
             "project_path": m.get("projectPath"), "host": m.get("host", "reference"), "status": s.liveness,
-            "summary": artifacts.summary_of(m)}
+            "summary": s.summary}
 
 
 def connection_view(c: dict) -> ConnectionView:

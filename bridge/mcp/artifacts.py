@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 import bridge
-from bridge import artifacts, views
+from bridge import artifacts, sessions, views
 from bridge.errors import BridgeError
 from bridge.mcp import models
 from bridge.mcp.models import ArtifactGetResult, ArtifactListResult, ShareResult, SummaryResult
@@ -84,7 +84,7 @@ def bridge_summary(summary: Annotated[str | None, Field(description="One line (a
     if clear and summary is not None:
         raise BridgeError("give a summary or clear=true, not both")
     if clear or summary is not None:
-        value = artifacts.set_summary(session, None if clear else summary)
+        value = sessions.set_summary(session, None if clear else summary)
     else:
-        value = artifacts.summary_of(session.manifest)
+        value = sessions.summary_of(session.manifest)
     return SummaryResult(session_id=session.id, summary=value)

@@ -4,7 +4,7 @@
                                  # every crash point and pair three times takes 5)
     ./dev bench --quick          # fewer trials, shorter idle window, backlogs of at most 10,000
     ./dev bench --only backlog   # just (f) and (g); --only takes a comma list of: wake,read,throughput,idle,backlog,crash,
-                                 # hotpaths (bench/hotpaths.py), push (bench/push.py)
+                                 # hotpaths (bench/hotpaths.py), push (bench/push.py), ui (bench/ui.py)
 
 (a) send -> wake of a blocked bridge-listen.sh and of an in-process waiter, next to the floor measured in the same
     run (a bare rename seen through the same inotify mechanism, and `python -c pass`);
@@ -264,7 +264,7 @@ def bench_idle(seconds: float) -> None:
     ])
 
 
-PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push", "history", "artifacts")
+PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push", "history", "artifacts", "ui")
 
 
 def main() -> None:
@@ -309,6 +309,10 @@ def main() -> None:
         import artifacts  # bench/artifacts.py: share and get of a 10 MiB artifact, in-process and as commands
 
         artifacts.bench_artifacts(3 if args.quick else 7)
+    if "ui" in only:
+        import ui  # bench/ui.py: send -> on screen in the dashboard, a real chromium through Playwright
+
+        ui.bench_ui(10 if args.quick else 20)
     backlog.print_verdicts()
 
 

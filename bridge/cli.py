@@ -1699,9 +1699,9 @@ def demo(keep: bool) -> None:
 def _register_front_ends() -> None:
     """The other front-ends' command groups: the CLI root is the one place that imports them (each module keeps
     its heavy imports inside its commands, so registering costs little)."""
-    from bridge import compat, hooks, hosts, mcp
+    from bridge import compat, hooks, hosts, mcp, ui
 
-    for module in (compat, hooks, mcp, hosts):
+    for module in (compat, hooks, mcp, hosts, ui):
         for cmd in module.commands:
             main.add_command(cmd)
 

@@ -444,6 +444,30 @@ def _resume(session: Session, label: str | None, owner: dict, extra: dict) -> Se
     return modify(session, apply)
 
 
+def hosted_here(root: Path, project: Path, label: str, host: str) -> Session:
+    """The session of `project` labelled `label`, hosted by this very process (not the agent above it): resumed if
+    it exists, else created. For a front-end that is itself a peer (the dashboard's `human`), whatever the
+    environment it was launched from says about the caller."""
+    validate.label(label)
+    me = identity.this_process()
+    owner = {"pid": me.pid, "pidStartedAt": me.started, "host": host, "status": "active",
+             "lastHeartbeat": message.now_iso()}
+    with registry_lock(root):
+        _check_label_free(root, label, None if (found := _labelled(root, project, label)) is None else found.id)
+        if found is not None:
+            try:
+                return modify(found, lambda m: m.update(owner))
+            except NoSession:
+                pass  # stopped meanwhile: start afresh
+        return create(root, project, label, owner)
+
+
+def _labelled(root: Path, project: Path, label: str) -> Session | None:
+    same = [s for s in all_sessions(root) if s.manifest.get("projectPath") == str(project)
+            and s.manifest.get("label") == label]
+    return max(same, key=lambda s: s.manifest.get("startedAt", "")) if same else None
+
+
 def _export_env(sid: str) -> None:
     """Append BRIDGE_SESSION_ID to CLAUDE_ENV_FILE when the host gave one (the agent's later shells read it)."""
     env_file = os.environ.get("CLAUDE_ENV_FILE")

@@ -14,7 +14,7 @@ from support import REPO
 
 PACKAGE = REPO / "bridge"
 # A front-end is a module or a package of them; everything else in bridge/ is the core.
-FRONT_ENDS = {"cli", "compat", "hooks", "mcp", "hosts", "demo"}
+FRONT_ENDS = {"cli", "compat", "hooks", "mcp", "hosts", "demo", "ui"}
 ROOT = "cli"  # registers every front-end's commands
 
 
@@ -73,7 +73,7 @@ def test_only_one_module_touches_the_mcp_sdks_internals():
 
 
 @pytest.mark.parametrize("module,heavy", [
-    ("bridge.cli", ["mcp", "pydantic", "tomlkit", "anyio"]),
+    ("bridge.cli", ["mcp", "pydantic", "tomlkit", "anyio", "starlette", "uvicorn", "sse_starlette"]),
     ("bridge.compat", ["mcp", "pydantic", "click.testing"]),
 ])
 def test_a_one_shot_command_does_not_import_the_mcp_sdk(module, heavy):

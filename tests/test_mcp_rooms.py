@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import anyio
 import pytest
@@ -17,6 +18,7 @@ from bridge import views
 from bridge.mcp import models
 from mcp_support import SESSION_BRIDGE, RawServer, cli, env
 
+PINNED = json.loads((Path(__file__).parent / "fixtures" / "mcp_tools.json").read_text())  # every tool
 NEW_TOOLS = {"bridge_rooms", "bridge_role_prompt_get", "bridge_role_prompt_list", "bridge_role_prompt_set",
              "bridge_role_prompt_delete", "bridge_auto_status", "bridge_auto_log", "bridge_auto_configure",
              "bridge_auto_switch", "bridge_auto_limits", "bridge_inbound", "bridge_release"}
@@ -96,7 +98,7 @@ def test_the_new_tools_and_the_admin_prompts_are_listed_and_prompts_render(tmp_p
     async def main():
         async with Client(server(tmp_path / "b", tmp_path / "p"), mode="legacy") as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-            assert NEW_TOOLS <= set(tools) and len(tools) == 29
+            assert NEW_TOOLS <= set(tools) and len(tools) == len(PINNED)
             assert {"room", "role", "label"} == set(tools["bridge_start"].input_schema["properties"])
             for name in ("bridge_rooms", "bridge_role_prompt_get", "bridge_role_prompt_list", "bridge_auto_status",
                          "bridge_auto_log"):

@@ -22,7 +22,6 @@ from typing import BinaryIO
 from bridge import layout, message
 from bridge.errors import BridgeError
 
-ARTIFACTS = "artifacts"  # in the bridge dir
 META = ".meta"  # artifacts/<xx>/<sha>.meta: name and type of the last share
 DEFAULT_MAX = 10 * 1024 * 1024
 DEFAULT_DAYS = 30
@@ -76,7 +75,7 @@ def check_hash(value: object) -> str:
 
 def store_dir(root: Path) -> Path:
     """$BRIDGE_DIR/artifacts."""
-    return root / ARTIFACTS
+    return root / layout.ARTIFACTS
 
 
 def path_of(root: Path, sha: str) -> Path:

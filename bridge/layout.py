@@ -20,6 +20,7 @@
       rooms/<room>/briefings/<role>.md a role's briefing, re-injected when its session starts (rooms.py)
       rooms/<room>/.rails/<role>.json  when the role was last woken, for the rate limit every waker shares (policy.py)
       logs/auto.jsonl                  what auto-mode woke, when, and why not (one JSON object per line)
+      artifacts/<sha[:2]>/<sha256>     a shared payload, by content (artifacts.py)
       leases/<sha256>.<sid>.json       a file lease of <sid> on the path whose sha256 names it (leases.py)
       index.sqlite                     the history index (bridge/index.py): derived from the message files, rebuildable
     <project>/.claude/bridge-session   the project's session id (no newline)
@@ -77,6 +78,7 @@ BRIEFINGS = "briefings"  # in rooms/<room>/
 RAILS = ".rails"  # in rooms/<room>/
 AUTO_LOG = "auto.jsonl"  # in logs/
 AUTO_LOCK = "auto.lock"  # in .locks/: one auto-mode runner per bridge dir
+ARTIFACTS = "artifacts"  # in the bridge dir: shared payloads by content, <sha[:2]>/<sha256> (bridge/artifacts.py)
 LEASES = "leases"  # in the bridge dir: advisory file leases, one file per path and holder (bridge/leases.py)
 WOKEN = ".woken"  # in a session dir: the auto-mode wake its agent is acting on (policy.py: the hop count)
 HELD = ".held"  # in inbox/: messages the session's inbound policy holds until the user releases them

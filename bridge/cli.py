@@ -255,7 +255,7 @@ def ask(peer: str, text: str | None, file: str | None, timeout: float, attach: t
         git diff | session-bridge ask library - --timeout 300
         session-bridge ask library "Why does this trace fail?" --attach trace.log
     """
-    if is_broadcast(peer):
+    if sessions.is_broadcast(peer):
         raise BridgeError(f"ask waits for one answer from one peer, and {peer!r} names a whole room; to put the "
                           f"question to everyone use: session-bridge send '{peer}' query \"...\"")
     session = bridge.me()
@@ -312,7 +312,7 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
     """
     session = bridge.me()
     targets = bridge.recipients(session.root, peer, session)
-    if not is_broadcast(peer):
+    if not sessions.is_broadcast(peer):
         msg = views.message_view(bridge.send(session, targets[0], type, body(text, file), in_reply_to, ttl=ttl,
                                              attachments=attached(session, attach)))
         if as_json:  # one shape for both: a single send is a broadcast of one that names its message
@@ -329,11 +329,6 @@ def send(peer: str, type: str, text: str | None, file: str | None, in_reply_to: 
         return emit(message=None, messages=[views.message_view(m) for m in sent], failed=failures)
     for m in sent:
         click.echo(m["id"])
-
-
-def is_broadcast(peer: str) -> bool:
-    """True for '*' and '*@room': a name for every other session of a room rather than one session."""
-    return peer.partition("@")[0] == sessions.BROADCAST
 
 
 @command(main, epilog=EXIT_CODES)

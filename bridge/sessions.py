@@ -546,6 +546,11 @@ def _check_label_free(root: Path, label: str, own_id: str | None) -> None:
 BROADCAST = "*"
 
 
+def is_broadcast(name: str) -> bool:
+    """True for '*' and '*@room': a name for every other session of a room rather than one session."""
+    return name.partition("@")[0] == BROADCAST
+
+
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name or len(name) > 128 or "/" in name or "\0" in name or ".." in name:
         raise PeerNotFound(f"invalid peer name {name!r}: give a session id, label, project name, role or role@room")
@@ -593,8 +598,8 @@ def recipients(root: Path, name: str, me: Session | None) -> list[Session]:
     """Who a message to `name` goes to: `*` every other session of the caller's room (`*@room`: of that room), one
     copy each; any other name the one session find_peer names."""
     _check_name(name)
-    target, at, room = name.partition("@")
-    if target != BROADCAST:
+    _, at, room = name.partition("@")
+    if not is_broadcast(name):
         return [find_peer(root, name, me)]
     if at and not room:
         raise PeerNotFound("'*@' names no room; send to '*' (your room) or '*@ROOM'")

@@ -137,10 +137,10 @@ class Runner:
         if session.id in self.runs:
             return "busy", "its spawned run is still going (one at a time)"
         if session.liveness == "active":
-            if cfg.driver in ("monitor", "tmux", "queue"):
+            if cfg.driver in delivery.NOTIFIERS:
                 return cfg.driver, f"driver {cfg.driver}"
             mode = delivery.resolve(session)
-            if mode in ("monitor", "tmux", "queue"):
+            if mode in delivery.NOTIFIERS:
                 return mode, f"its live session's delivery is {mode}"
             if session.manifest.get("tmux"):
                 return "tmux", "its live session runs in tmux"

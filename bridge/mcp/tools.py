@@ -23,7 +23,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field, ValidationError
 
 import bridge
-from bridge import __version__, views
+from bridge import __version__, sessions, views
 from bridge.errors import BridgeError, NoSession, Next, Timeout
 from bridge.mcp import models
 from bridge.mcp.models import (AnswerResult, AutoLogResult, AutoStatusResult, ConnectResult, InboxResult,
@@ -206,7 +206,7 @@ def bridge_send(peer: Recipient, text: Text, type: Kind = "query", in_reply_to: 
     (not with "*"); `attachments` are hashes from bridge_share."""
     session = me()
     targets = bridge.recipients(session.root, peer, session)
-    if _broadcast(peer):
+    if sessions.is_broadcast(peer):
         if in_reply_to is not None:
             raise ToolError("a broadcast ('*') answers nobody: send the answer to its asker with bridge_reply")
         sent, failed = bridge.send_all(session, targets, type, text, attachments=attachments)
@@ -214,11 +214,6 @@ def bridge_send(peer: Recipient, text: Text, type: Kind = "query", in_reply_to: 
             models.FailedSend(**views.failed_send_view(t, e.worded(WORDS), e.exit_code)) for t, e in failed])
     msg = message_out(bridge.send(session, targets[0], type, text, in_reply_to, attachments=attachments))
     return SendResult(message=msg, messages=[msg], failed=[])
-
-
-def _broadcast(name: str) -> bool:
-    """True for '*' and '*@room': every other session of a room, not one session."""
-    return name.partition("@")[0] == "*"
 
 
 @tool(read_only=False)
@@ -231,7 +226,7 @@ async def bridge_ask(peer: Peer, question: Text, wait_s: WaitS = None, attachmen
     question_id to keep waiting; do not ask again. `peer` names one session (a role in your room, role@room, a
     label...); to put a question to everyone in the room, use bridge_send with peer "*". Attach logs, diffs or
     files too big for the question with bridge_share, then their hashes in `attachments`."""
-    if _broadcast(peer):
+    if sessions.is_broadcast(peer):
         raise ToolError("bridge_ask asks one session and waits for its answer; to ask everyone in your room, call "
                         "bridge_send with peer '*' and type query, then bridge_receive with each copy's id")
     wait = wait_time(wait_s)  # before sending: a refused wait_s must not leave a question behind
@@ -404,7 +399,7 @@ def bridge_rooms(room: Room = None) -> RoomsResult:
     With `room`, only that room (empty if nobody is in it). Reach a member by its role within your room, role@room
     from elsewhere, or everyone else in your room with bridge_send(peer="*"). An "idle" member is a role's seat:
     no agent runs there, its messages wait for auto-mode or for the role's next session."""
-    from bridge import sessions, validate
+    from bridge import validate
 
     root = bridge.bridge_dir()
     if room is not None:

@@ -251,7 +251,7 @@ def build(dash: Dashboard) -> Starlette:
         to = text(data, "to").strip()
         content = protocol.check_body(text(data, "content"))
         targets = sessions.recipients(root, to, me)
-        if to.partition("@")[0] != sessions.BROADCAST:
+        if not sessions.is_broadcast(to):
             msg = protocol.send(me, targets[0], kind, content)
             return {"message": views.message_view(msg), "messages": [views.message_view(msg)], "failed": []}
         sent, failed = protocol.send_all(me, targets, kind, content)

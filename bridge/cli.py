@@ -350,7 +350,7 @@ def receive(message_id: str, timeout: float, as_json: bool) -> None:
 
 @command(main, epilog=EXIT_CODES)
 def peers(as_json: bool) -> None:
-    """List the other bridge sessions on this machine.
+    """List the other bridge sessions: this machine's, and other machines' a gateway mirrors (MACHINE column).
 
     \b
     Example:
@@ -366,9 +366,12 @@ def peers(as_json: bool) -> None:
         return
     # The ROLE@ROOM column only once some session is in a room: without rooms the table reads as it always did.
     in_rooms = any(t["room"] for t in teams.values())
-    rows = [("SESSION", "LABEL", *(("ROLE@ROOM",) if in_rooms else ()), "PROJECT", "HOST", "STATUS", "PATH")]
+    remote = any(v["machine"] for v in others)  # likewise MACHINE, once a gateway mirrors other machines' sessions
+    rows = [("SESSION", "LABEL", *(("ROLE@ROOM",) if in_rooms else ()), *(("MACHINE",) if remote else ()),
+             "PROJECT", "HOST", "STATUS", "PATH")]
     rows += [(*map(safe_line, (v["session_id"], v["label"] or "-")),
               *((render.team(teams[v["session_id"]]),) if in_rooms else ()),
+              *((safe_line(v["machine"] or "here"),) if remote else ()),
               *map(safe_line, (v["project_name"] or "?", v["host"], v["status"], v["project_path"] or "?")))
              for v in others]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -633,7 +636,7 @@ INBOUND_MEANS = {
 
 
 @command(main, "inbound", epilog=EXIT_CODES)
-@click.argument("action", required=False, type=click.Choice((*inbound.MODES, "release")))
+@click.argument("action", required=False, type=click.Choice((*inbound.MODES, "release", "trust", "untrust")))
 @click.argument("ids", nargs=-1)
 @click.option("--allow", "allow", multiple=True, metavar="ENTRY",
               help="Accept only these senders (repeatable; replaces the list): a session id, label, role@room or "
@@ -651,14 +654,30 @@ def inbound_policy(action: str | None, ids: tuple[str, ...], allow: tuple[str, .
     hold     messages are kept aside, unseen by every reader, until you release them
     refuse   nothing is kept; the sender gets an error (exit 5)
     release  move held messages (by id, or --all) into the inbox, pending from then on
+    trust    let a sender on another machine in (label@machine, or @machine for all of it) and release its held
+             messages; until then a remote sender's messages are held (untrust takes it back)
 
     \b
     Examples:
         session-bridge inbound hold --allow web@shop --allow @ops
         session-bridge inbound release --all
         session-bridge inbound accept --clear-allow
+        session-bridge inbound trust library@laptop
     """
     session = bridge.me()
+    if action in ("trust", "untrust"):
+        if len(ids) != 1 or allow or clear_allow or release_all:
+            raise click.UsageError(f"give one contact: session-bridge inbound {action} label@machine")
+        if action == "trust":
+            rule, released = inbound.trust(session, ids[0])
+        else:
+            rule, released = inbound.set_policy(session, trust=[t for t in inbound.policy(session)["trust"]
+                                                                if t != ids[0]]), []
+        if as_json:
+            return emit(session_id=session.id, inbound=views.inbound_view(rule), released=released)
+        click.echo(f"Trusted contacts of {safe_line(session.name)}: {safe_line(', '.join(rule['trust']) or 'none')}"
+                   + (f"; released {len(released)} held message(s)" if released else ""))
+        return
     if action == "release":
         if allow or clear_allow:
             raise click.UsageError("--allow and --clear-allow set the policy; give them without release")
@@ -686,6 +705,8 @@ def inbound_policy(action: str | None, ids: tuple[str, ...], allow: tuple[str, .
     click.echo(f"Inbound for {safe_line(session.name)}: {rule['mode']} ({senders}): {INBOUND_MEANS[rule['mode']]}.")
     if rule["allow"]:
         click.echo("  anyone else is refused; allow everyone again with: session-bridge inbound --clear-allow")
+    if rule["trust"]:
+        click.echo(f"  trusted on other machines: {safe_line(', '.join(rule['trust']))}")
     for v in held:
         click.echo("  " + render.summary(v, width=60))
     if held:
@@ -1573,6 +1594,166 @@ def guard_check(as_json: bool) -> None:
 
 
 # (leases-cli: end)
+
+# --- other machines: the gateway (bridge/gateway/, bridge/remote.py) -----------------------------------------------
+
+
+@command(main, "gateway", epilog=EXIT_CODES)
+@click.option("--nats", "url", required=True, metavar="URL",
+              help="The team's NATS server: nats://127.0.0.1:4222 here, tls://HOST:4222 anywhere else.")
+@click.option("--machine", required=True, help="This machine's name, as peers address it (label@machine).")
+@click.option("--creds", type=click.Path(dir_okay=False), help="This machine's credentials: a user nkey seed "
+              "(from remote setup) or a NATS .creds file.")
+@click.option("--tls-ca", type=click.Path(dir_okay=False), help="The PEM file of the CA that signed the server's "
+              "certificate (implies TLS).")
+def gateway(url: str, machine: str, creds: str | None, tls_ca: str | None, as_json: bool) -> None:
+    """Connect this machine's sessions to the team's NATS server, in the foreground until stopped.
+
+    It announces this machine's sessions, mirrors other machines' sessions here (they appear in peers as
+    label@machine), sends what local sessions write to them, and writes what arrives into local inboxes,
+    acknowledging only after the write. What cannot go now waits on disk or on the server. One per bridge dir;
+    it logs to logs/gateway.jsonl (session-bridge remote log).
+
+    \b
+    Examples:
+        session-bridge gateway --nats nats://127.0.0.1:4222 --machine laptop --creds ~/.config/bridge/laptop.nk
+        session-bridge gateway --nats tls://nats.example.org:4222 --machine buildbox \\
+            --creds buildbox.nk --tls-ca ca.pem
+    """
+    from bridge import remote
+    from bridge.gateway import jetstream
+    from bridge.gateway.run import Gateway  # only this long-running command needs nats-py
+
+    root = bridge.bridge_dir()
+    validate.machine(machine)
+    if remote.status(root)["running"]:
+        raise BridgeError(f"a gateway already runs for {root}; one per machine is enough (see: session-bridge "
+                          f"remote status)")
+    gw = Gateway(root, machine, jetstream.connect_options(url, machine, creds, tls_ca))
+    log = remote.log_path(root)
+    if as_json:
+        emit(status="running", pid=os.getpid(), machine=machine, server=url, bridge_dir=str(root), log=str(log))
+    else:
+        click.echo(f"Gateway for {machine} started (pid {os.getpid()}) on {url}; it logs to {log}; Ctrl-C stops it.")
+    sys.stdout.flush()
+    sys.exit(gw.run())
+
+
+@main.group(epilog=EXIT_CODES)
+def remote() -> None:
+    """Peers on other machines, through the gateway (session-bridge gateway).
+
+    \b
+    Examples:
+        session-bridge remote setup ./team --machine laptop --machine buildbox
+        session-bridge remote status
+        session-bridge remote peers
+    """
+
+
+@command(remote, "status", epilog=EXIT_CODES)
+def remote_status(as_json: bool) -> None:
+    """Say whether this machine's gateway runs and is connected, and what it did.
+
+    \b
+    Example:
+        session-bridge remote status
+    """
+    from bridge import remote as core
+
+    st = core.status(bridge.bridge_dir())
+    if as_json:
+        return emit(remote=st)
+    if not st["running"]:
+        click.echo("No gateway runs for this bridge dir; start one with: session-bridge gateway --nats URL "
+                   "--machine NAME")
+    else:
+        link = "connected to" if st["connected"] else "waiting for"
+        click.echo(f"Gateway for {safe_line(st['machine'])}: {link} {safe_line(st['server'])}")
+    counts = st["counts"]
+    if counts:
+        click.echo("  " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))
+    if st["last_error"]:
+        click.echo(f"  last error: {safe_line(st['last_error'])}")
+    machines = ", ".join(f"{safe_line(m)} ({n})" for m, n in sorted(st["machines"].items())) or "none"
+    click.echo(f"  other machines with sessions: {machines}; messages waiting to be sent: {st['waiting_to_send']}")
+
+
+@command(remote, "peers", epilog=EXIT_CODES)
+def remote_peers(as_json: bool) -> None:
+    """List the sessions of other machines the gateway mirrors here (address one as label@machine).
+
+    \b
+    Example:
+        session-bridge remote peers
+    """
+    from bridge import remote as core
+
+    found = [views.session_view(s) for s in core.proxies(bridge.bridge_dir())]
+    if as_json:
+        return emit(peers=found)
+    if not found:
+        return click.echo("No remote sessions. Is the gateway running? See: session-bridge remote status")
+    for v in found:
+        name = v["label"] or v["project_name"] or v["session_id"]
+        click.echo(f"{safe_line(name)}@{safe_line(v['machine'])}  {v['session_id']}  {v['status']}"
+                   + (f"  working on: {safe_line(v['summary'])}" if v["summary"] else ""))
+
+
+@command(remote, "log", epilog=EXIT_CODES)
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="The newest this many events (0: all).")
+def remote_log(limit: int, as_json: bool) -> None:
+    """Show what the gateway did: connected, forwarded, delivered, duplicate, held, undeliverable, errors.
+
+    \b
+    Example:
+        session-bridge remote log --limit 20
+    """
+    from bridge import remote as core
+
+    events = core.read_log(bridge.bridge_dir(), limit)
+    if as_json:
+        return emit(events=events)
+    for e in events:
+        rest = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "event") and v is not None)
+        click.echo(safe_line(f"{e.get('at')}  {e.get('event')}  {rest}"))
+
+
+@command(remote, "setup", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--machine", "machines", multiple=True, required=True, help="A machine of the team (repeatable).")
+@click.option("--listen", default="127.0.0.1:4222", show_default=True,
+              help="Where the server listens; anything but loopback needs --tls-cert and --tls-key.")
+@click.option("--store", help="JetStream's folder (default: FOLDER/jetstream).")
+@click.option("--tls-cert", help="The server's certificate (PEM).")
+@click.option("--tls-key", help="The server's private key (PEM).")
+def remote_setup(folder: str, machines: tuple[str, ...], listen: str, store: str | None, tls_cert: str | None,
+                 tls_key: str | None, as_json: bool) -> None:
+    """Write a NATS server config for a team and one credentials file per machine.
+
+    FOLDER/nats.conf lets each machine publish to every machine and read only its own messages; FOLDER/MACHINE.nk
+    is that machine's credential (copy it there, keep it private). Run it again with more --machine to add one:
+    existing credentials are kept.
+
+    \b
+    Example:
+        session-bridge remote setup ./team --machine laptop --machine buildbox
+        nats-server -c ./team/nats.conf
+    """
+    from pathlib import Path
+
+    from bridge.gateway import jetstream
+
+    made = jetstream.setup(Path(folder).resolve(), list(machines), listen, store, tls_cert, tls_key)
+    if as_json:
+        return emit(**made)
+    click.echo(f"Wrote {made['config']} for {', '.join(made['machines'])}.")
+    for m, path in made["credentials"].items():
+        click.echo(f"  {m}: {path}" + (" (new)" if m in made["new_credentials"] else ""))
+    click.echo(f"Start the server with: nats-server -c {made['config']}")
+
+# (remote-cli: end)
 
 # --- driving a peer's tmux pane (bridge/drivers/tmux.py) -----------------------------------------------------------
 

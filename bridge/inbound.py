@@ -4,8 +4,10 @@
     hold     it lands in inbox/.held/, where no reader sees it, until the user releases it (one rename into the inbox)
     refuse   nothing is written; the sender gets an error saying so
 
-An allowlist (session ids, labels, `role@room`, `@room`) narrows who may send at all: anyone else is refused. The
-policy lives in the manifest ("inbound": {"mode", "allow"}), so the sender reads it where it finds the session.
+An allowlist (session ids, labels, `role@room`, `@room`, `label@machine`, `@machine`) narrows who may send at all:
+anyone else is refused. A sender on another machine (bridge/remote.py) is held, whatever the mode, unless the
+allowlist or the trusted contacts (`inbound trust label@machine`) name it or its machine explicitly. The policy lives
+in the manifest ("inbound": {"mode", "allow", "trust"}), so the sender reads it where it finds the session.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ class Refused(PeerGone):
 
 
 def policy(session: Session) -> dict:
-    """{"mode", "allow"} of a session, normalized (anything unreadable is accept, no allowlist)."""
+    """{"mode", "allow", "trust"} of a session, normalized (anything unreadable is accept, no lists)."""
     raw = session.manifest.get("inbound")
     raw = raw if isinstance(raw, dict) else {}
-    allow = raw.get("allow") if isinstance(raw.get("allow"), list) else []
     return {"mode": raw.get("mode") if raw.get("mode") in MODES else "accept",
-            "allow": [a for a in allow if isinstance(a, str) and _valid_entry(a)]}
+            "allow": _entries(raw.get("allow")), "trust": _entries(raw.get("trust"))}
+
+
+def _entries(value: object) -> list[str]:
+    return [a for a in value if isinstance(a, str) and _valid_entry(a)] if isinstance(value, list) else []
 
 
 def _valid_entry(entry: str) -> bool:
@@ -38,30 +43,58 @@ def _valid_entry(entry: str) -> bool:
     return (not name or validate.is_name(name)) and (not at or validate.is_name(room)) and bool(name or room)
 
 
-def set_policy(session: Session, mode: str | None = None, allow: list[str] | None = None) -> dict:
-    """Change the session's inbound mode and/or allowlist (an empty list allows everyone); returns the policy."""
+def set_policy(session: Session, mode: str | None = None, allow: list[str] | None = None,
+               trust: list[str] | None = None) -> dict:
+    """Change the session's inbound mode, allowlist (an empty list allows everyone) and/or trusted remote contacts;
+    returns the policy."""
     if mode is not None and mode not in MODES:
         raise BridgeError(f"unknown inbound mode {mode!r}; use one of {', '.join(MODES)}")
-    for entry in allow or []:
+    for entry in [*(allow or []), *(trust or [])]:
         if not _valid_entry(entry):
-            raise BridgeError(f"invalid allowlist entry {entry!r}: give a session id, label, role@room or @room")
+            raise BridgeError(f"invalid entry {entry!r}: give a session id, label, role@room, @room, label@machine "
+                              f"or @machine")
 
     def apply(m: dict) -> None:
         current = policy(Session(session.root, m))
-        m["inbound"] = {"mode": mode or current["mode"], "allow": current["allow"] if allow is None else allow}
+        m["inbound"] = {"mode": mode or current["mode"], "allow": current["allow"] if allow is None else allow,
+                        "trust": current["trust"] if trust is None else trust}
 
     return policy(sessions.modify(session, apply))
+
+
+def trust(session: Session, contact: str) -> tuple[dict, list[str]]:
+    """Trust a remote contact (`label@machine`, `id@machine` or `@machine`): its messages land like a local peer's
+    from now on, and those held so far are released. Returns (policy, released ids)."""
+    name, at, machine = contact.partition("@")
+    if not at or not validate.is_machine(machine) or (name and not validate.is_name(name)):
+        raise BridgeError(f"invalid contact {contact!r}: give label@machine, id@machine or @machine")
+    p = set_policy(session, trust=sorted({*policy(session)["trust"], contact}))
+    senders = {m["id"]: sessions.load(session.root, m["from"]) for m in held(session)
+               if validate.is_session_id(m["from"])}
+    ids = [i for i, s in senders.items() if s is not None and s.machine and contact in _remote_names(s)]
+    return p, release(session, ids) if ids else []
 
 
 def _allowed(sender: Session, allow: list[str]) -> bool:
     if not allow:
         return True
     names = {sender.id, sender.manifest.get("label"), sender.address, f"@{sender.room}" if sender.room else None}
-    return any(entry in names for entry in allow)
+    return any(entry in names | _remote_names(sender) for entry in allow)
 
 
-def decide(target: Session, sender: Session) -> str:
-    """'accept' or 'hold' for a message from sender to target; Refused (naming the fix) when its policy refuses."""
+def _remote_names(sender: Session) -> set[str]:
+    """The names that single out a sender on another machine: id@machine, label@machine, @machine."""
+    m = sender.machine
+    if m is None:
+        return set()
+    label = sender.manifest.get("label")
+    return {f"{sender.id}@{m}", f"@{m}", *([f"{label}@{m}"] if label else [])}
+
+
+def decide(target: Session, sender: Session, solicited: bool = False) -> str:
+    """'accept' or 'hold' for a message from sender to target; Refused (naming the fix) when its policy refuses. A
+    remote sender is held unless named explicitly (allowlist or trusted contacts), or `solicited`: it answers a
+    question target asked it."""
     p = policy(target)
     if p["mode"] == "refuse":
         raise Refused(f"{target.describe()} refuses messages (its inbound policy); its user can allow them again "
@@ -69,6 +102,8 @@ def decide(target: Session, sender: Session) -> str:
     if not _allowed(sender, p["allow"]):
         raise Refused(f"{target.describe()} accepts messages only from {', '.join(p['allow'])}; you are "
                       f"{sender.describe()}")
+    if sender.machine and not solicited and not _remote_names(sender) & {*p["allow"], *p["trust"]}:
+        return "hold"
     return p["mode"]
 
 

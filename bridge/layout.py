@@ -83,6 +83,10 @@ LEASES = "leases"  # in the bridge dir: advisory file leases, one file per path 
 WOKEN = ".woken"  # in a session dir: the auto-mode wake its agent is acting on (policy.py: the hop count)
 HELD = ".held"  # in inbox/: messages the session's inbound policy holds until the user releases them
 PROJECT_INDEX = ".project"  # in a session dir: its projectPath as one line, for scripts/hook (which reads no JSON)
+REMOTE = "remote"  # in the bridge dir: the gateway's state for `remote status` (bridge/remote.py)
+GATEWAY_STATUS = "gateway.json"  # in remote/: the running gateway's connection, counters and last error
+GATEWAY_LOG = "gateway.jsonl"  # in logs/: what the gateway forwarded, delivered and refused, and why
+GATEWAY_LOCK = "gateway.lock"  # in .locks/: one gateway per bridge dir
 HISTORY_INDEX = "index.sqlite"  # in the bridge dir: history and search (bridge/index.py), derived from the messages
 ENDED_PREFIX = ".ended-"  # sessions/.ended-<sid>-<hex>: a stopped session being deleted (never a valid session id)
 TEMP_PREFIXES = (".tmp-", ".lnk-", ".adopt-")  # files in flight (never ending in .json); gc removes old ones
@@ -298,6 +302,51 @@ def atomic_symlink(target: str, path: Path) -> None:
     except BaseException:
         unlink_quietly(tmp)
         raise
+
+
+def append_log(path: Path, line: dict, cap: int) -> None:
+    """Append one JSON line to a log (rotated to <name>.1 beyond `cap` bytes). One write per line, so appends from
+    several processes never interleave; a log that cannot be written never stops the work it records."""
+    import orjson
+
+    try:
+        make_dirs(path.parent)
+        if path.exists() and path.stat().st_size > cap:
+            path.replace(path.with_name(path.name + ".1"))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, orjson.dumps(line) + b"\n")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def read_log(path: Path, cap: int, limit: int = 50) -> list[dict]:
+    """The last `limit` lines (0: all) of a JSON-lines log, oldest first; unreadable lines are skipped."""
+    import orjson
+
+    try:
+        lines = read_bytes(path, cap * 2).splitlines()
+    except OSError:
+        return []
+    out = []
+    for raw in lines[-limit:] if limit else lines:
+        try:
+            item = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for tests: SIGKILL this process here when BRIDGE_CRASH_AT names this point."""
+    if os.environ.get("BRIDGE_CRASH_AT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _write_error(path: Path, e: OSError) -> BridgeError:

@@ -501,6 +501,22 @@ class Mailbox:
                 told += 1
         return told
 
+    def knows(self, msg_id: str) -> bool:
+        """True if message msg_id is in this inbox in any state: pending, claimed, delivered or held. For a writer
+        that must not deliver one message twice (the gateway's redeliveries). A reader moves a message pending ->
+        claimed -> delivered, each step leaving the next name in place before the last goes, so looking in that
+        order, then at pending once more (a claim put back), never misses it."""
+        name = message.filename(msg_id)
+        if os.path.lexists(self.inbox / name):
+            return True
+        try:
+            if any(n.rpartition("@")[0] == msg_id for n in os.listdir(self.claimed_dir)):
+                return True
+        except FileNotFoundError:
+            pass
+        return any(os.path.lexists(p) for p in (self.read_dir / name, self.inbox / layout.HELD / name,
+                                                self.inbox / name))
+
     # --- noticing (drivers that only say a message exists) -------------------------------------------------------
 
     def due_notices(self, accept: Callable[[dict], bool], now: float | None = None,

@@ -231,9 +231,18 @@ def attempt(msg: Message) -> int:
 
 
 def sender_name(msg: Message) -> str:
-    """What to call the sender: its label, else its project name, else its session id."""
+    """What to call the sender: its label, else its project name, else its session id; `@machine` after it when it
+    is on another machine."""
     meta = msg.get("metadata", {})
-    return str(meta.get("fromLabel") or meta.get("fromProject") or msg.get("from"))
+    name = str(meta.get("fromLabel") or meta.get("fromProject") or msg.get("from"))
+    return f"{name}@{machine(msg)}" if machine(msg) else name
+
+
+def machine(msg: Message) -> str | None:
+    """The machine a message came from when the gateway brought it from another one (metadata.machine, which the
+    receiving gateway sets from the server's subject), else None."""
+    value = msg.get("metadata", {}).get("machine")
+    return value if isinstance(value, str) and validate.is_machine(value) else None
 
 
 def expired(msg: Message, now: float | None = None) -> bool:

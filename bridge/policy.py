@@ -225,40 +225,13 @@ def log_event(root: Path, event: str, session: Session | None, msg: dict | None,
         return
     if key:
         _said[key] = f"{event}:{why}"
-    import orjson
-
     line = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": event,
             "room": session.room if session else None, "role": session.role if session else None,
             "session": session.id if session else None, "msg": key or None,
             "from": (msg or {}).get("from"), "hops": hops(msg) if msg else None, "why": why, **extra}
-    path = log_path(root)
-    try:
-        layout.make_dirs(path.parent)
-        if path.exists() and path.stat().st_size > LOG_CAP:
-            path.replace(path.with_name(path.name + ".1"))
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, orjson.dumps(line) + b"\n")  # one write of one line: appends never interleave
-        finally:
-            os.close(fd)
-    except OSError:
-        pass  # a log that cannot be written never stops a wake
+    layout.append_log(log_path(root), line, LOG_CAP)
 
 
 def read_log(root: Path, limit: int = 50) -> list[dict]:
     """The last `limit` lines of the auto log, oldest first (unreadable lines skipped)."""
-    import orjson
-
-    try:
-        lines = layout.read_bytes(log_path(root), LOG_CAP * 2).splitlines()
-    except OSError:
-        return []
-    out = []
-    for raw in lines[-limit:] if limit else lines:
-        try:
-            item = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(item, dict):
-            out.append(item)
-    return out
+    return layout.read_log(log_path(root), LOG_CAP, limit)

@@ -32,6 +32,8 @@ def message(view: dict, command: str | None = None, terminal: bool = False) -> s
     the `reply` command that answers it (when `command`, the front-end's command word, is given)."""
     line, text = _escapes(terminal)
     head = f"[{line(view['type'])}] from {sender(view, terminal)} · {line(view['id'])}"
+    if view.get("machine"):
+        head += f" · external: from machine {line(view['machine'])}, not this one"
     if view.get("in_reply_to"):
         head += f" · in reply to {line(view['in_reply_to'])}"
     if view["attempt"] > 1:

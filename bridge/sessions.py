@@ -19,7 +19,6 @@ start left behind.
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import string
 import time
@@ -91,6 +90,12 @@ class Session:
         return role if self.room and validate.is_name(role) else None
 
     @property
+    def machine(self) -> str | None:
+        """The machine a proxy of a remote session stands for (bridge/remote.py); None for this machine's own."""
+        m = self.manifest.get("machine")
+        return m if self.manifest.get("remote") is True and validate.is_machine(m) else None
+
+    @property
     def address(self) -> str | None:
         """`role@room`, how any session names this one by its role; None outside a room or without a role."""
         return f"{self.role}@{self.room}" if self.role else None
@@ -99,7 +104,8 @@ class Session:
         """`<id> (<project>, <label>, <role@room>)` for messages."""
         label = self.manifest.get("label")
         project = self.manifest.get("projectName", "?")
-        extra = [x for x in (label if label != project else None, self.address) if x]
+        extra = [x for x in (label if label != project else None, self.address,
+                             f"on {self.machine}" if self.machine else None) if x]
         return f"{self.id} ({', '.join([project, *extra])})"
 
 
@@ -494,7 +500,7 @@ def create(root: Path, project: Path, label: str | None, extra: dict) -> Session
         raise BridgeError("could not mint a free session id", Next("gc", "clean up with"))
     os.chmod(sdir, layout.DIR_MODE)  # mkdir's mode is masked by the umask
     layout.make_session_dirs(sdir)
-    _crash_point("create")
+    layout.crash_point("create")
     now = message.now_iso()
     manifest = {
         "sessionId": sid,
@@ -616,8 +622,8 @@ def recipients(root: Path, name: str, me: Session | None) -> list[Session]:
 
 
 def find_peer(root: Path, name: str, me: Session | None) -> Session:
-    """A session by id, `role@room`, role in the caller's room, label, project name or unique id prefix; the error
-    lists the live ones."""
+    """A session by id, `label@machine` (a peer on another machine), `role@room`, role in the caller's room, label,
+    project name or unique id prefix; the error lists the live ones."""
     _check_name(name)
     others = [s for s in all_sessions(root) if me is None or s.id != me.id]
     if validate.is_session_id(name):
@@ -626,6 +632,10 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
             return exact
     if "@" in name:
         role, _, room = name.partition("@")
+        remote = [s for s in others if s.machine == room and role in (s.id, s.manifest.get("label"),
+                                                                       s.manifest.get("projectName"))]
+        if remote:  # a label reused on that machine: its live, newest session
+            return max(remote, key=lambda s: (s.liveness != "gone", s.manifest.get("startedAt", "")))
         holder = role_session(root, validate.room(room), validate.role(role))
         if holder is None or (me is not None and holder.id == me.id):
             held = ", ".join(s.address for s in members(root, room) if s.address) or "none"
@@ -661,7 +671,7 @@ def remove(session: Session) -> None:
         os.rename(session.dir, ended)
     except FileNotFoundError:
         return  # someone else removed it first
-    _crash_point("renamed")
+    layout.crash_point("renamed")
     _finish_removal(session.root, ended, session.id, session.manifest)
 
 
@@ -670,7 +680,7 @@ def _finish_removal(root: Path, ended: Path, sid: str, manifest: dict | None) ->
     project = (manifest or {}).get("projectPath")
     if isinstance(project, str) and os.path.isabs(project):
         _clear_pointer(root, Path(project), sid)
-    _crash_point("pointer")
+    layout.crash_point("pointer")
     from bridge import index  # only stop and gc remove: one-shot commands stay light
 
     index.absorb(root, ended)  # its messages outlive it in the history (best effort: never fails the removal)
@@ -697,14 +707,8 @@ def _delete_tree(path: Path) -> None:
     import shutil  # here, not at the top: only stop and gc delete (see create)
 
     shutil.rmtree(path / layout.INBOX, ignore_errors=True)
-    _crash_point("rmtree")
+    layout.crash_point("rmtree")
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _crash_point(name: str) -> None:
-    """Fault injection for tests: SIGKILL this process here when BRIDGE_CRASH_AT names this point."""
-    if os.environ.get("BRIDGE_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def gc(root: Path) -> dict:

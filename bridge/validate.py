@@ -7,6 +7,7 @@ from bridge.errors import BridgeError, Next
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MACHINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")  # a NATS subject token and key-value key part: no dots
 MESSAGE_TYPE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
@@ -39,6 +40,16 @@ def room(value: object) -> str:
 def role(value: object) -> str:
     """value if it is a valid role name, else a BridgeError."""
     return _check(LABEL, value, "role", "use 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit, e.g. web")
+
+
+def machine(value: object) -> str:
+    """value if it is a valid machine name (one token of a NATS subject), else a BridgeError."""
+    return _check(MACHINE, value, "machine name", "use 1-32 of A-Z a-z 0-9 _ - (no dots), e.g. laptop")
+
+
+def is_machine(value: object) -> bool:
+    """True for a string that is a valid machine name."""
+    return isinstance(value, str) and MACHINE.fullmatch(value) is not None
 
 
 def team(room_name: object, role_name: object) -> None:

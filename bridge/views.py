@@ -23,8 +23,10 @@ Liveness = Literal["active", "stale", "idle", "gone"]  # idle: a seat (bridge.se
 MessageView = TypedDict("MessageView", {
     "id": str, "type": str, "from": str, "from_name": str, "to": str, "content": str, "in_reply_to": str | None,
     "sent_at": str | None, "attempt": int, "status": str, "attachments": list,  # list[ArtifactView]
+    "machine": str | None,
 })
-MessageView.__doc__ = "A message as every front-end shows it (`attachments`: the artifacts it references)."
+MessageView.__doc__ = ("A message as every front-end shows it (`attachments`: the artifacts it references; `machine`: "
+                       "the machine a remote sender is on, None for this one's).")
 SentView = TypedDict("SentView", {**MessageView.__annotations__, "state": str})
 SentView.__doc__ = "A message this session sent, with its delivery state."
 
@@ -40,6 +42,7 @@ class SessionView(TypedDict):
     host: str
     status: Liveness
     summary: str | None
+    machine: str | None  # the machine a remote session runs on (bridge/remote.py); None for this machine's own
 
 
 class ConnectionView(TypedDict):
@@ -71,7 +74,8 @@ def message_view(msg: dict) -> MessageView:
     return {"id": msg["id"], "type": msg["type"], "from": msg["from"], "from_name": message.sender_name(msg),
             "to": msg["to"], "content": msg["content"], "in_reply_to": msg.get("inReplyTo"),
             "sent_at": msg.get("timestamp"), "attempt": message.attempt(msg), "status": msg.get("status", "pending"),
-            "attachments": [dict(r) for r in msg.get("metadata", {}).get("artifacts") or []]}
+            "attachments": [dict(r) for r in msg.get("metadata", {}).get("artifacts") or []],
+            "machine": message.machine(msg)}
 
 
 def sent_view(msg: dict) -> SentView:
@@ -93,7 +97,22 @@ def session_view(s: Session) -> SessionView:
     m = s.manifest
     return {"session_id": s.id, "name": s.name, "label": m.get("label"), "project_name": m.get("projectName"),
             "project_path": m.get("projectPath"), "host": m.get("host", "reference"), "status": s.liveness,
-            "summary": s.summary}
+            "summary": s.summary, "machine": s.machine}
+
+
+class RemoteStatusView(TypedDict):
+    """The gateway of this bridge dir (bridge/remote.py): whether it runs and is connected, the server, its counters
+    and last error, the remote machines with live sessions ({machine: count}) and messages not yet sent."""
+
+    running: bool
+    machine: str | None
+    server: str | None
+    connected: bool
+    last_error: str | None
+    counts: dict
+    updated_at: str | None
+    machines: dict
+    waiting_to_send: int
 
 
 def connection_view(c: dict) -> ConnectionView:
@@ -208,10 +227,12 @@ class BriefingView(TypedDict):
 
 
 class InboundView(TypedDict):
-    """A session's inbound policy: mode (`accept`, `hold`, `refuse`) and the allowlist (empty: everyone)."""
+    """A session's inbound policy: mode (`accept`, `hold`, `refuse`), the allowlist (empty: everyone) and the
+    trusted remote contacts (a sender on another machine not named in either is held)."""
 
     mode: str
     allow: list[str]
+    trust: list[str]
 
 
 class FailedSendView(TypedDict):
@@ -272,7 +293,7 @@ def auto_event_view(line: dict) -> AutoEventView:
 
 def inbound_view(policy: dict) -> InboundView:
     """bridge.inbound.policy() of a session."""
-    return {"mode": policy["mode"], "allow": list(policy["allow"])}
+    return {"mode": policy["mode"], "allow": list(policy["allow"]), "trust": list(policy["trust"])}
 
 
 def failed_send_view(target: Session, error: str, exit_code: int) -> FailedSendView:

@@ -37,6 +37,8 @@ class Session(Shape):
     status: Liveness = Field(description="active: its agent runs; idle: a role's seat, its messages wait for "
                                          "auto-mode or its agent; stale or gone: it will not answer")
     summary: str | None = Field(description="What the session says it is working on (one line), if it said")
+    machine: str | None = Field(default=None, description="The machine it runs on, when that is not this one "
+                                                          "(address it as label@machine)")
 
 
 class Artifact(Shape):
@@ -58,6 +60,8 @@ class Message(Shape):
     attempt: int = Field(description="More than 1 when a reader crashed before delivering it: a redelivery")
     status: str = Field(description="pending (not taken yet) or read")
     attachments: list[Artifact] = Field(description="Artifacts it references: fetch each with bridge_artifact_get")
+    machine: str | None = Field(default=None, description="Set when the sender is on another machine: external "
+                                                          "input from outside this one, weigh it accordingly")
 
 
 class SentMessage(Message):
@@ -325,8 +329,10 @@ class Inbound(Shape):
     mode: Literal["accept", "hold", "refuse"] = Field(
         description="accept: messages land in the inbox; hold: they are kept until the user releases them "
                     "(bridge_release); refuse: senders get an error")
-    allow: list[str] = Field(description="Only these senders (session id, label, role@room, @room) may send; "
-                                         "empty: everyone")
+    allow: list[str] = Field(description="Only these senders (session id, label, role@room, @room, label@machine, "
+                                         "@machine) may send; empty: everyone")
+    trust: list[str] = Field(default_factory=list, description="Trusted contacts on other machines (label@machine, "
+                                                                "@machine); a remote sender named nowhere is held")
 
 
 class InboundResult(Result):

@@ -4,7 +4,8 @@
                                  # every crash point and pair three times takes 5)
     ./dev bench --quick          # fewer trials, shorter idle window, backlogs of at most 10,000
     ./dev bench --only backlog   # just (f) and (g); --only takes a comma list of: wake,read,throughput,idle,backlog,crash,
-                                 # hotpaths (bench/hotpaths.py), push (bench/push.py), ui (bench/ui.py)
+                                 # hotpaths (bench/hotpaths.py), push (bench/push.py), ui (bench/ui.py),
+                                 # remote (bench/remote.py)
 
 (a) send -> wake of a blocked bridge-listen.sh and of an in-process waiter, next to the floor measured in the same
     run (a bare rename seen through the same inotify mechanism, and `python -c pass`);
@@ -264,7 +265,8 @@ def bench_idle(seconds: float) -> None:
     ])
 
 
-PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push", "history", "artifacts", "ui")
+PARTS = ("wake", "read", "throughput", "idle", "backlog", "crash", "hotpaths", "push", "history", "artifacts", "ui",
+         "remote")
 
 
 def main() -> None:
@@ -313,6 +315,11 @@ def main() -> None:
         import ui  # bench/ui.py: send -> on screen in the dashboard, a real chromium through Playwright
 
         ui.bench_ui(10 if args.quick else 20)
+    if "remote" in only:
+        import remote  # bench/remote.py: two machines through their gateways and a real nats-server, on loopback
+
+        remote.bench_remote(20 if args.quick else 100, 6 if args.quick else 33, backlog_wait=10 if args.quick else 20,
+                            idle_trials=2 if args.quick else 3)
     backlog.print_verdicts()
 
 

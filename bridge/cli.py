@@ -639,8 +639,8 @@ INBOUND_MEANS = {
 @click.argument("action", required=False, type=click.Choice((*inbound.MODES, "release", "trust", "untrust")))
 @click.argument("ids", nargs=-1)
 @click.option("--allow", "allow", multiple=True, metavar="ENTRY",
-              help="Accept only these senders (repeatable; replaces the list): a session id, label, role@room or "
-                   "@room.")
+              help="Accept only these senders (repeatable; replaces the list): a session id, label, role@room, "
+                   "@room, label@machine or @machine.")
 @click.option("--clear-allow", is_flag=True, help="Empty the allowlist: anyone may send again.")
 @click.option("--all", "release_all", is_flag=True, help="With release: release every held message.")
 def inbound_policy(action: str | None, ids: tuple[str, ...], allow: tuple[str, ...], clear_allow: bool,
@@ -1670,9 +1670,9 @@ def remote_status(as_json: bool) -> None:
     else:
         link = "connected to" if st["connected"] else "waiting for"
         click.echo(f"Gateway for {safe_line(st['machine'])}: {link} {safe_line(st['server'])}")
-    counts = st["counts"]
-    if counts:
-        click.echo("  " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v))
+    done = [f"{k.replace('_', ' ')} {v}" for k, v in st["counts"].items() if v]
+    if done:
+        click.echo("  " + ", ".join(done))
     if st["last_error"]:
         click.echo(f"  last error: {safe_line(st['last_error'])}")
     machines = ", ".join(f"{safe_line(m)} ({n})" for m, n in sorted(st["machines"].items())) or "none"

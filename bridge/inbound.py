@@ -51,8 +51,8 @@ def set_policy(session: Session, mode: str | None = None, allow: list[str] | Non
         raise BridgeError(f"unknown inbound mode {mode!r}; use one of {', '.join(MODES)}")
     for entry in [*(allow or []), *(trust or [])]:
         if not _valid_entry(entry):
-            raise BridgeError(f"invalid entry {entry!r}: give a session id, label, role@room, @room, label@machine "
-                              f"or @machine")
+            raise BridgeError(f"invalid allowlist entry {entry!r}: give a session id, label, role@room, @room, "
+                              f"label@machine or @machine")
 
     def apply(m: dict) -> None:
         current = policy(Session(session.root, m))

@@ -341,9 +341,17 @@ def read_log(path: Path, cap: int, limit: int = 50) -> list[dict]:
     return out
 
 
+_passes: dict[str, int] = {}
+
+
 def crash_point(name: str) -> None:
-    """Fault injection for tests: SIGKILL this process here when BRIDGE_CRASH_AT names this point."""
-    if os.environ.get("BRIDGE_CRASH_AT") == name:
+    """Fault injection for tests: SIGKILL this process here when BRIDGE_CRASH_AT names this point (`name`, or
+    `name:N` for its N-th pass, to die midway through a stream of work)."""
+    want = os.environ.get("BRIDGE_CRASH_AT")
+    if not want or not want.startswith(name):
+        return
+    _passes[name] = _passes.get(name, 0) + 1
+    if want == name or want == f"{name}:{_passes[name]}":
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)

@@ -26,7 +26,7 @@ from bridge.errors import BridgeError
 from bridge.mailbox import RECEIPTS, write_receipt
 from bridge.sessions import Session
 
-FORWARDED_RECEIPTS = (*RECEIPTS, "held")  # what a reader's side tells the sender's machine
+FORWARDED_RECEIPTS = RECEIPTS  # what a reader's side tells the sender's machine
 PRESENCE_KEYS = ("sessionId", "label", "projectName", "projectPath", "room", "role", "summary", "host", "startedAt",
                  "lastHeartbeat")
 HEARTBEAT_WRITE_S = 20  # a proxy's manifest is rewritten for a heartbeat at most this often (it changes nothing else)
@@ -160,6 +160,12 @@ def forwarded(proxy: Session, msg_id: str) -> None:
     keeps its own, and the peer's receipts say what becomes of it."""
     layout.unlink_quietly(proxy.mailbox.inbox / message.filename(msg_id))
     layout.unlink_quietly(proxy.mailbox.noticed_dir / msg_id)
+
+
+def undeliverable(proxy: Session, msg: dict) -> None:
+    """A message that can never reach the peer's machine: its sender sees it undeliverable; the copy goes."""
+    write_receipt(proxy.root, msg["from"], msg["id"], "undeliverable")
+    forwarded(proxy, msg["id"])
 
 
 def receipts_out(proxy: Session) -> list[tuple[str, str]]:

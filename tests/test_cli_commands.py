@@ -119,7 +119,7 @@ def test_peers_json_shows_one_status_per_peer(bridge, hosts):
     assert by_id[gone]["status"] == "gone"
     for p in out["peers"]:
         assert "liveness" not in p and set(p) == {"session_id", "name", "label", "project_name", "project_path",
-                                                  "host", "status", "summary"}
+                                                  "host", "status", "summary", "machine"}
 
 
 def test_the_readme_has_a_row_for_every_agent_cli_doctor_knows():

@@ -31,7 +31,7 @@ def test_the_default_is_accept_from_anyone(bridge, pair):
     assert bridge.cli("lib", "inbound", check=True).out == (
         "Inbound for library: accept (from anyone): messages land in the inbox.\n")
     out = policy(bridge, "lib")
-    assert out == {"version": 1, "session_id": pair["lib"], "inbound": {"mode": "accept", "allow": []}, "held": []}
+    assert out == {"version": 1, "session_id": pair["lib"], "inbound": {"mode": "accept", "allow": [], "trust": []}, "held": []}
     assert "inbound:" not in bridge.cli("lib", "status", check=True).out  # the default is not worth a line
 
 
@@ -97,7 +97,7 @@ def test_refuse_gives_the_sender_an_error_and_keeps_nothing(bridge, pair):
 def test_an_allowlist_admits_only_the_senders_named(bridge, pair):
     out = orjson.loads(bridge.cli("lib", "inbound", "--allow", "web@shop", "--allow", "app", "--json",
                                   check=True).stdout)
-    assert out["inbound"] == {"mode": "accept", "allow": ["web@shop", "app"]}  # the mode is left as it was
+    assert out["inbound"] == {"mode": "accept", "allow": ["web@shop", "app"], "trust": []}  # the mode is left as it was
     assert bridge.cli("web", "send", "library", "note", "from the web role", check=True)
     assert bridge.cli("app", "send", "library", "note", "from app by label", check=True)
     other = bridge.start("other")
@@ -114,9 +114,9 @@ def test_an_allowlist_admits_only_the_senders_named(bridge, pair):
     mid = bridge.cli("web", "send", "library", "note", "held for review", check=True).out.strip()
     assert state_of(bridge, "web", mid) == "held"
 
-    assert policy(bridge, "lib")["inbound"] == {"mode": "hold", "allow": ["@shop"]}
+    assert policy(bridge, "lib")["inbound"] == {"mode": "hold", "allow": ["@shop"], "trust": []}
     bridge.cli("lib", "inbound", "accept", "--clear-allow", check=True)
-    assert policy(bridge, "lib")["inbound"] == {"mode": "accept", "allow": []}
+    assert policy(bridge, "lib")["inbound"] == {"mode": "accept", "allow": [], "trust": []}
     assert bridge.cli("other", "send", "library", "note", "finally").returncode == 0
 
 
@@ -124,8 +124,8 @@ def test_an_allowlist_admits_only_the_senders_named(bridge, pair):
 def test_a_bad_allowlist_entry_is_refused_and_changes_nothing(bridge, pair, entry):
     r = bridge.cli("lib", "inbound", "hold", "--allow", entry)
     assert r.returncode == 1 and r.err == (f"Error: invalid allowlist entry {entry!r}: give a session id, label, "
-                                           "role@room or @room\n")
-    assert policy(bridge, "lib")["inbound"] == {"mode": "accept", "allow": []}
+                                           "role@room, @room, label@machine or @machine\n")
+    assert policy(bridge, "lib")["inbound"] == {"mode": "accept", "allow": [], "trust": []}
 
 
 def test_allow_and_clear_allow_together_is_a_usage_error(bridge, pair):

@@ -14,7 +14,7 @@ from support import REPO
 
 PACKAGE = REPO / "bridge"
 # A front-end is a module or a package of them; everything else in bridge/ is the core.
-FRONT_ENDS = {"cli", "compat", "hooks", "mcp", "hosts", "demo", "ui"}
+FRONT_ENDS = {"cli", "compat", "hooks", "mcp", "hosts", "demo", "ui", "gateway"}
 ROOT = "cli"  # registers every front-end's commands
 
 

@@ -451,7 +451,7 @@ def test_inbound_hold_release_refuse_and_allowlist(tmp_path):
         backend = await room.join("backend", "shop", "backend")
         web = await room.join("web", "shop", "web")
         shown = await call(web, "bridge_inbound")
-        assert shown == {"version": 1, "session_id": web.sid, "inbound": {"mode": "accept", "allow": []},
+        assert shown == {"version": 1, "session_id": web.sid, "inbound": {"mode": "accept", "allow": [], "trust": []},
                          "held": []}
 
         held = await call(web, "bridge_inbound", mode="hold")
@@ -477,12 +477,12 @@ def test_inbound_hold_release_refuse_and_allowlist(tmp_path):
 
         # Only the manager may send; the mode is kept while the allowlist changes.
         allowed = await call(web, "bridge_inbound", mode="accept", allow=["manager@shop"])
-        assert allowed["inbound"] == {"mode": "accept", "allow": ["manager@shop"]}
+        assert allowed["inbound"] == {"mode": "accept", "allow": ["manager@shop"], "trust": []}
         assert "accepts messages only from manager@shop" in await fails(backend, "bridge_send", peer="web",
                                                                         text="may I?")
         await call(boss, "bridge_send", peer="web", text="you may")
         assert [m["content"] for m in await pending(web)] == ["you may"]
-        assert (await call(web, "bridge_inbound", allow=[]))["inbound"] == {"mode": "accept", "allow": []}
+        assert (await call(web, "bridge_inbound", allow=[]))["inbound"] == {"mode": "accept", "allow": [], "trust": []}
 
         await call(web, "bridge_inbound", mode="refuse")
         assert "refuses messages" in await fails(boss, "bridge_send", peer="web", text="hello?")

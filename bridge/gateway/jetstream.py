@@ -61,7 +61,7 @@ def permissions(machine: str) -> dict:
             f"bridge.*.msg.{machine}", f"bridge.*.rcpt.{machine}",
             f"$KV.{PRESENCE}.s.{machine}.>", f"$KV.{PRESENCE}.m.{machine}",
             f"$O.{ARTIFACTS}.>",
-            f"{api}.INFO",
+            f"{api}.INFO", f"{api}.STREAM.NAMES",
             f"{api}.STREAM.INFO.*", f"{api}.STREAM.CREATE.{STREAM}",
             f"{api}.STREAM.CREATE.KV_{PRESENCE}", f"{api}.STREAM.CREATE.OBJ_{ARTIFACTS}",
             f"{api}.CONSUMER.CREATE.{STREAM}.{consumer(machine)}.bridge.{machine}.>",

@@ -34,6 +34,11 @@ FETCH_BATCH = 64
 PUBLISH_TIMEOUT_S = 5
 
 
+def why(e: BaseException) -> str:
+    """An exception as one line for the log (nats-py's often have no text)."""
+    return str(e) or type(e).__name__
+
+
 class Gateway:
     """One machine's gateway (see the module's docstring)."""
 
@@ -114,7 +119,7 @@ class Gateway:
         import nats
 
         async def on_error(e: Exception) -> None:
-            self._error(f"server: {e or type(e).__name__}")
+            self._error(f"server: {why(e)}")
 
         async def on_disconnect() -> None:
             self.connected = False
@@ -123,20 +128,26 @@ class Gateway:
 
         async def on_reconnect() -> None:
             self.connected = True
+            self.last_error = None
             remote.log_event(self.root, "reconnected", server=self.server)
             self._status(force=True)
             self.wake.set()  # what piled up while away goes now
 
+        async def connect() -> None:
+            self.nc = await nats.connect(**self.options, error_cb=on_error, disconnected_cb=on_disconnect,
+                                         reconnected_cb=on_reconnect)
+            self.js = self.nc.jetstream()
+            await self._ensure()
+
         attempt = 0
         while not self.stopping:
             try:
-                self.nc = await nats.connect(**self.options, error_cb=on_error, disconnected_cb=on_disconnect,
-                                             reconnected_cb=on_reconnect)
-                self.js = self.nc.jetstream()
-                await self._ensure()
+                await self._unless_stopped(connect())
                 break
+            except asyncio.CancelledError:
+                return False  # stopped while nats-py was still trying to reach the server
             except Exception as e:  # no server yet, refused credentials, ...: say so and try again
-                self._error(f"cannot use {self.server}: {e or type(e).__name__}")
+                self._error(f"cannot use {self.server}: {why(e)}")
                 if self.nc is not None and self.nc.is_connected:
                     await self.nc.close()
                 await self._pause(attempt)
@@ -148,6 +159,16 @@ class Gateway:
         remote.log_event(self.root, "connected", server=self.server)
         self._status(force=True)
         return True
+
+    async def _unless_stopped(self, coro) -> None:
+        """Run coro, cancelled when the gateway is stopped first (a signal must end a gateway that never connected)."""
+        work, stop = asyncio.ensure_future(coro), asyncio.ensure_future(self.stopped.wait())
+        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not work.done():
+            work.cancel()
+            raise asyncio.CancelledError
+        work.result()
 
     async def _ensure(self) -> None:
         from nats.js import api
@@ -196,7 +217,7 @@ class Gateway:
                 attempt = 0
                 timeout = REFRESH_S
             except Exception as e:  # the server went away mid-pass: nothing was dropped before its ack
-                self._error(f"sending: {e or type(e).__name__}")
+                self._error(f"sending: {why(e)}")
                 timeout = RETRY_S[min(attempt, len(RETRY_S) - 1)]
                 attempt += 1
             self._status()
@@ -238,15 +259,25 @@ class Gateway:
             self.machine_at = now
 
     async def _send_all(self) -> None:
+        from nats.errors import MaxPayloadError
+
         for proxy in remote.proxies(self.root):
-            for msg in remote.outgoing(proxy):
-                await self._send_artifacts(msg)
-                await self.js.publish(names.msg_subject(proxy.machine, self.machine), layout.dumps(msg),
-                                      timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg["id"]})
-                layout.crash_point("gateway-published")
-                remote.forwarded(proxy, msg["id"])
-                self.counts["forwarded"] += 1
-                remote.log_event(self.root, "forwarded", msg=msg["id"], to=proxy.id, machine=proxy.machine)
+            while batch := remote.outgoing(proxy):  # a drop is no inotify event: go on until the inbox is empty
+                for msg in batch:
+                    await self._send_artifacts(msg)
+                    try:
+                        await self.js.publish(names.msg_subject(proxy.machine, self.machine), layout.dumps(msg),
+                                              timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg["id"]})
+                    except MaxPayloadError:  # it can never go: tell its sender instead of blocking the rest
+                        remote.undeliverable(proxy, msg)
+                        self.counts["undeliverable"] += 1
+                        remote.log_event(self.root, "undeliverable", msg=msg["id"], to=proxy.id,
+                                         why="over the server's max_payload; attach large data as an artifact")
+                        continue
+                    layout.crash_point("gateway-published")
+                    remote.forwarded(proxy, msg["id"])
+                    self.counts["forwarded"] += 1
+                    remote.log_event(self.root, "forwarded", msg=msg["id"], to=proxy.id, machine=proxy.machine)
             for msg_id, state in remote.receipts_out(proxy):
                 body = orjson.dumps({"session": proxy.id, "id": msg_id, "state": state})
                 await self.js.publish(names.receipt_subject(proxy.machine, self.machine), body,
@@ -266,6 +297,10 @@ class Gateway:
                 continue
             except ObjectNotFoundError:
                 pass
+            except Exception as e:  # a deleted or damaged entry (anyone may write the store): put ours again
+                if not self.nc.is_connected:
+                    raise
+                remote.log_event(self.root, "artifact-replaced", sha256=ref["sha256"], why=why(e))
             try:
                 _, data = artifacts.get(self.root, ref["sha256"])
             except BridgeError as e:
@@ -306,7 +341,7 @@ class Gateway:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._error(f"presence: {e or type(e).__name__}")
+                self._error(f"presence: {why(e)}")
                 await self._pause(attempt)
                 attempt += 1
 
@@ -320,12 +355,12 @@ class Gateway:
             try:
                 batch = await self.pull.fetch(FETCH_BATCH, timeout=5)
                 attempt = 0
-            except nats.errors.TimeoutError:
-                continue
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue  # nothing came within the fetch's wait
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._error(f"receiving: {e or type(e).__name__}")
+                self._error(f"receiving: {why(e)}")
                 await self._pause(attempt)
                 attempt += 1
                 continue
@@ -349,9 +384,14 @@ class Gateway:
                 layout.crash_point("gateway-receipt-applied")
             else:
                 outcome, detail = "bad", f"unexpected subject {m.subject}"
-        except (OSError, BridgeError) as e:  # a full disk, a locked session: not acked, so offered again later
-            self._error(f"delivering {m.subject}: {e}")
-            await m.nak(delay=5)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a full disk, a locked session, the server away: not acked, so offered again
+            self._error(f"delivering {m.subject}: {why(e)}")
+            try:
+                await m.nak(delay=5)
+            except Exception:  # the server is away: it offers the message again after ack_wait anyway
+                pass
             return
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
         if outcome != "receipts_applied":
@@ -388,9 +428,11 @@ class Gateway:
                 pass
             try:
                 got = await self.objects.get(sha)
-            except ObjectNotFoundError:
+            except Exception as e:  # missing, deleted, damaged meta, a digest mismatch: left out, never a stall
+                if not isinstance(e, ObjectNotFoundError) and not self.nc.is_connected:
+                    raise
                 self.counts["artifacts_refused"] += 1
-                remote.log_event(self.root, "artifact-missing", sha256=sha, machine=origin)
+                remote.log_event(self.root, "artifact-missing", sha256=sha, machine=origin, why=why(e))
                 continue
             if hashlib.sha256(got.data or b"").hexdigest() != sha:
                 self.counts["artifacts_refused"] += 1

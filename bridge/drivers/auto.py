@@ -96,8 +96,8 @@ class Runner:
         times = [self._reap(run, now) for run in list(self.runs.values())]
         settings = rooms.load(self.root)
         for session in sessions.all_sessions(self.root):
-            if not session.role:
-                continue
+            if not session.role or session.machine:
+                continue  # a role held on another machine is that machine's runner's to wake
             watching(session.mailbox.inbox).ring(self.bell)
             times.append(self._consider_role(session, settings, now))
         return min((t for t in times if t is not None), default=None)

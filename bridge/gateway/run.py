@@ -197,6 +197,12 @@ class Gateway:
             deliver_policy=api.DeliverPolicy.ALL))
         self.pull = await self.js.pull_subscribe_bind(durable, names.STREAM)
 
+    async def _failed(self, what: str, e: Exception, attempt: int) -> int:
+        """Log a failed step, wait before the next attempt; returns the attempt count to use next."""
+        self._error(f"{what}: {why(e)}")
+        await self._pause(attempt)
+        return attempt + 1
+
     async def _pause(self, attempt: int) -> None:
         """Wait before trying the server again (or until stopped)."""
         try:
@@ -341,9 +347,7 @@ class Gateway:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._error(f"presence: {why(e)}")
-                await self._pause(attempt)
-                attempt += 1
+                attempt = await self._failed("presence", e, attempt)
 
     # --- server -> local inboxes -----------------------------------------------------------------------------------
 
@@ -360,9 +364,7 @@ class Gateway:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._error(f"receiving: {why(e)}")
-                await self._pause(attempt)
-                attempt += 1
+                attempt = await self._failed("receiving", e, attempt)
                 continue
             for m in batch:
                 await self._take(m)

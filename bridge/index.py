@@ -32,7 +32,7 @@ import orjson
 from bridge import layout, message, validate
 from bridge.errors import BridgeError
 
-SCHEMA = "1"
+SCHEMA = "2"  # 2 added messages.machine (MIGRATIONS upgrades a 1 in place: history outlives its files)
 BUSY_NOTE = "the history index is busy (another process is writing it); showing what it holds"
 BUSY_S = 0.5  # the longest a reader waits for another process's write to the index
 SETTLE_NS = 1_000_000_000  # a directory changed this recently is listed again next time (coarse mtime clock)
@@ -41,7 +41,8 @@ CHUNK = 500  # ids per IN (...) lookup
 SUBDIRS = (layout.OUTBOX, layout.INBOX, f"{layout.INBOX}/{layout.READ}")
 STATUS_RANK = {"sent": 0, "pending": 1, "read": 2}
 COLUMNS = ("id", "sender", "recipient", "type", "sent_at", "ts", "in_reply_to", "content", "status", "attempt",
-           "from_name", "to_name", "from_project", "to_project", "room", "attachments")
+           "from_name", "to_name", "from_project", "to_project", "room", "attachments", "machine")
+MIGRATIONS = {"1": "ALTER TABLE messages ADD COLUMN machine TEXT"}  # {from schema: the step to the next}
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS messages (
   rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, sender TEXT, recipient TEXT, type TEXT, sent_at TEXT,
   ts REAL NOT NULL, in_reply_to TEXT, content TEXT NOT NULL, status TEXT, attempt INTEGER, from_name TEXT,
-  to_name TEXT, from_project TEXT, to_project TEXT, room TEXT, attachments TEXT);
+  to_name TEXT, from_project TEXT, to_project TEXT, room TEXT, attachments TEXT, machine TEXT);
 CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
 CREATE INDEX IF NOT EXISTS messages_reply ON messages (in_reply_to);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5 (content, from_name, to_name, content='messages',
@@ -121,9 +122,7 @@ def _connect(root: Path) -> sqlite3.Connection:
                     db.execute("ROLLBACK")
                 raise
         else:
-            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if not row or row[0] != SCHEMA:
-                raise Corrupt(f"schema {row[0] if row else 'missing'}, not {SCHEMA}")
+            _migrate(db)
     except sqlite3.Error as e:
         db.close()
         if _is_busy(e):
@@ -133,6 +132,30 @@ def _connect(root: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an index of an older schema up to SCHEMA, one step per MIGRATIONS entry, in one transaction.
+    Corrupt if its schema is unknown (newer, or missing)."""
+    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    if row and row[0] == SCHEMA:
+        return
+    if not row or row[0] not in MIGRATIONS:
+        raise Corrupt(f"schema {row[0] if row else 'missing'}, not {SCHEMA}")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        schema = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]  # another process may have
+        while schema in MIGRATIONS:                                                      # migrated it meanwhile
+            db.execute(MIGRATIONS[schema])
+            schema = str(int(schema) + 1)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    if schema != SCHEMA:
+        raise Corrupt(f"schema {schema}, not {SCHEMA}")
 
 
 def _remove_files(root: Path) -> None:
@@ -284,7 +307,7 @@ class Index:
         row = (msg["id"], msg["from"], msg["to"], msg["type"], msg.get("timestamp"), ts, msg.get("inReplyTo"),
                msg["content"], status if status in STATUS_RANK else "sent", message.attempt(msg), from_name,
                to[0] if to else None, from_project, to[1] if to else None, room,
-               orjson.dumps(refs).decode() if refs else None)
+               orjson.dumps(refs).decode() if refs else None, message.machine(msg))
         cur = self.db.execute(f"INSERT OR IGNORE INTO messages ({','.join(COLUMNS)}) VALUES "
                               f"({','.join('?' * len(COLUMNS))})", row)
         if cur.rowcount != 1:

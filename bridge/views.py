@@ -319,7 +319,8 @@ def history_view(row: dict) -> HistoryView:
             "to": row["recipient"], "content": row["content"], "in_reply_to": row["in_reply_to"],
             "sent_at": row["sent_at"], "attempt": row["attempt"] or 1, "status": row["status"] or "sent",
             "to_name": row["to_name"], "room": row["room"],
-            "attachments": [dict(r) for r in orjson.loads(row["attachments"])] if row.get("attachments") else []}
+            "attachments": [dict(r) for r in orjson.loads(row["attachments"])] if row.get("attachments") else [],
+            "machine": row.get("machine")}
 
 
 def search_hit_view(row: dict) -> SearchHitView:

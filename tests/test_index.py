@@ -151,3 +151,50 @@ def test_two_processes_racing_to_create_the_index_both_succeed(bridge):
         assert p.returncode == 0, err
         assert len(orjson.loads(out)["messages"]) == 2
     assert sqlite3.connect(index.path(bridge.root)).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_index_of_the_previous_schema_is_upgraded_in_place_keeping_ended_sessions_history(bridge):
+    bridge.start("lib", "library")
+    bridge.start("app", "app")
+    q, a = exchange(bridge, "kept across upgrades", "yes")
+    history(bridge)
+    bridge.cli("lib", "stop", check=True)
+    bridge.cli("app", "stop", check=True)
+    bridge.cli("app", "gc", check=True)  # the message files are gone: only the index remembers them now
+    # turn the index back into schema 1 (before messages.machine), as an older session-bridge left it
+    db = sqlite3.connect(index.path(bridge.root), isolation_level=None)
+    db.execute("ALTER TABLE messages DROP COLUMN machine")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.close()
+    r = bridge.cli("x", "history", "--json", check=True)
+    assert r.err == ""  # upgraded, not rebuilt (a rebuild from the files would have lost both)
+    kept = [(m["id"], m["machine"]) for m in orjson.loads(r.out)["messages"] if m["type"] != "session-ended"]
+    assert kept == [(q, None), (a, None)]
+    db = sqlite3.connect(index.path(bridge.root))
+    assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == index.SCHEMA
+
+
+def test_an_index_of_an_unknown_schema_is_rebuilt_with_a_notice(bridge):
+    bridge.start("lib", "library")
+    bridge.start("app", "app")
+    q, _ = exchange(bridge, "from the future", "ok")
+    history(bridge)
+    db = sqlite3.connect(index.path(bridge.root), isolation_level=None)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    db.close()
+    r = bridge.cli("app", "history", check=True)
+    assert "schema 99, not" in r.err and "rebuilt it from the message files" in r.err and q in r.out
+
+
+def test_a_message_from_another_machine_keeps_its_machine_in_history_and_search(bridge):
+    from bridge import remote
+
+    lib = bridge.start("lib", "library")
+    msg = message.build(sender={"sessionId": "rmt001", "projectName": "app", "label": "app"}, to=lib, type="query",
+                        content="asked from machine b")
+    bridge.cli("lib", "inbound", "trust", "@b", check=True)
+    assert remote.deliver(bridge.root, "b", layout.dumps(msg))[0] == "delivered"
+    hist = history(bridge)["messages"]
+    assert [(m["id"], m["machine"], m["from_name"]) for m in hist] == [(msg["id"], "b", "app@b")]
+    hits = orjson.loads(bridge.cli("lib", "search", "machine", "--json", check=True).out)["hits"]
+    assert [h["machine"] for h in hits] == ["b"]

@@ -125,7 +125,7 @@ def test_rooms_lists_each_room_with_its_members_by_role(bridge):
     members = out["rooms"]["shop"]
     assert [m["address"] for m in members] == ["backend@shop", "web@shop"]
     assert set(members[0]) == {"session_id", "name", "label", "project_name", "project_path", "host", "status",
-                               "summary", "room", "role", "address"}
+                               "summary", "room", "role", "address", "machine"}
     assert (members[0]["label"], members[0]["status"], members[0]["room"]) == ("api", "active", "shop")
 
     assert orjson.loads(bridge.cli("lone", "rooms", "empty", "--json", check=True).stdout)["rooms"] == {"empty": []}

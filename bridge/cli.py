@@ -902,7 +902,7 @@ def auto_set(room: str, role: str, driver: str | None, cwd: str | None, command_
     """
     root = bridge.bridge_dir()
     cfg = rooms.configure(root, room, role, driver=driver, cwd=cwd, command=command_line)
-    seat = sessions.role_session(root, room, role)
+    seat = sessions.role_session(root, room, role, local=True)
     if as_json:
         return emit(role=views.role_config_view(cfg), session_id=seat.id if seat else None)
     click.echo(f"{safe_line(role)}@{safe_line(room)}: driver {cfg.driver}"
@@ -1723,18 +1723,19 @@ def remote_log(limit: int, as_json: bool) -> None:
 @command(remote, "setup", epilog=EXIT_CODES)
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--machine", "machines", multiple=True, required=True, help="A machine of the team (repeatable).")
-@click.option("--listen", default="127.0.0.1:4222", show_default=True,
-              help="Where the server listens; anything but loopback needs --tls-cert and --tls-key.")
+@click.option("--listen", help="Where the server listens (default: 127.0.0.1:4222); anything but loopback needs "
+              "--tls-cert and --tls-key.")
 @click.option("--store", help="JetStream's folder (default: FOLDER/jetstream).")
 @click.option("--tls-cert", help="The server's certificate (PEM).")
 @click.option("--tls-key", help="The server's private key (PEM).")
-def remote_setup(folder: str, machines: tuple[str, ...], listen: str, store: str | None, tls_cert: str | None,
+def remote_setup(folder: str, machines: tuple[str, ...], listen: str | None, store: str | None, tls_cert: str | None,
                  tls_key: str | None, as_json: bool) -> None:
     """Write a NATS server config for a team and one credentials file per machine.
 
     FOLDER/nats.conf lets each machine publish to every machine and read only its own messages; FOLDER/MACHINE.nk
     is that machine's credential (copy it there, keep it private). Run it again with more --machine to add one:
-    existing credentials are kept.
+    existing credentials are kept, and so are --listen, --store and TLS from the last run (FOLDER/setup.json)
+    unless given again.
 
     \b
     Example:
@@ -1748,7 +1749,8 @@ def remote_setup(folder: str, machines: tuple[str, ...], listen: str, store: str
     made = jetstream.setup(Path(folder).resolve(), list(machines), listen, store, tls_cert, tls_key)
     if as_json:
         return emit(**made)
-    click.echo(f"Wrote {made['config']} for {', '.join(made['machines'])}.")
+    click.echo(f"Wrote {made['config']} for {', '.join(made['machines'])}: listening on {made['listen']}"
+               + (", with TLS." if made["tls"] else ", loopback only, without TLS."))
     for m, path in made["credentials"].items():
         click.echo(f"  {m}: {path}" + (" (new)" if m in made["new_credentials"] else ""))
     click.echo(f"Start the server with: nats-server -c {made['config']}")

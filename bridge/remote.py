@@ -118,6 +118,7 @@ def _proxy_fields(machine: str, rec: dict) -> dict:
 
 def _create_proxy(root: Path, sid: str, fields: dict) -> Session:
     """A proxy's dir appears in one rename, manifest and all (under the registry lock)."""
+    layout.make_dirs(layout.sessions_dir(root))  # a gateway may run before any local session has started
     tmp = layout.sessions_dir(root) / f"{layout.TEMP_PREFIXES[0]}proxy-{sid}-{os.urandom(4).hex()}"
     os.mkdir(tmp, layout.DIR_MODE)
     try:

@@ -34,6 +34,7 @@ from bridge.mailbox import Mailbox
 
 STALE_S = 5 * 60
 REMOVABLE_S = 30 * 60
+PROXY_STALE_S = 90  # a proxy of a remote session (bridge/remote.py): its machine re-announces it every 15 s
 HEARTBEAT_EVERY_S = 30  # refresh on use at most this often; reference peers judge us by it
 TEMP_MAX_AGE_S = 60 * 60
 ORPHAN_AGE_S = 60  # a session dir without a manifest this old is a killed start, not one in progress
@@ -284,7 +285,8 @@ def liveness(manifest: dict, now: float | None = None) -> str:
         state = "idle"
     else:
         age = (now or time.time()) - (message.parse_iso(manifest.get("lastHeartbeat")) or 0)
-        state = "active" if age <= STALE_S else "stale" if age <= REMOVABLE_S else "gone"
+        stale_s = PROXY_STALE_S if manifest.get("remote") is True else STALE_S
+        state = "active" if age <= stale_s else "stale" if age <= REMOVABLE_S else "gone"
     return "idle" if state == "gone" and manifest.get("seat") is True else state
 
 
@@ -413,7 +415,7 @@ def _find_or_create(root: Path, project: Path, label: str | None, room: str | No
     """The caller's session, resumed (and relabelled), else a new one. Call under the registry lock."""
     existing = current(root)
     if role is not None:
-        holder = role_session(root, room, role)
+        holder = role_session(root, room, role, local=True)
         if holder is not None and (existing is None or holder.id != existing.id):
             if _owned_by_other(holder.manifest) and holder.liveness == "active":
                 raise BridgeError(f"role {role}@{room} is held by live session {holder.describe()}; pick another "
@@ -563,12 +565,14 @@ def _check_name(name: object) -> str:
     return name
 
 
-def role_session(root: Path, room: str | None, role: str) -> Session | None:
-    """The session that holds `role` in `room`: a live one first, else the newest (a seat, or one its agent left)."""
+def role_session(root: Path, room: str | None, role: str, local: bool = False) -> Session | None:
+    """The session that holds `role` in `room`: a live one first, of this machine before a proxy of another's (a
+    remote machine must not take a role over from a live local holder by announcing a newer one), else the newest (a
+    seat, or one its agent left). `local`: this machine's sessions only (to take over or seat)."""
     if room is None:
         return None
-    holders = [s for s in all_sessions(root) if s.room == room and s.role == role]
-    holders.sort(key=lambda s: (s.liveness in ("active", "idle"), s.manifest.get("startedAt", "")))
+    holders = [s for s in all_sessions(root) if s.room == room and s.role == role and not (local and s.machine)]
+    holders.sort(key=lambda s: (s.liveness in ("active", "idle"), s.machine is None, s.manifest.get("startedAt", "")))
     return holders[-1] if holders else None
 
 
@@ -578,7 +582,7 @@ def seat(root: Path, room: str, role: str, cwd: str | None = None) -> Session:
     validate.room(room)
     validate.role(role)
     with registry_lock(root):
-        holder = role_session(root, room, role)
+        holder = role_session(root, room, role, local=True)
         if holder is None:
             project = Path(cwd) if cwd else Path.home()
             return create(root, project, None, {"room": room, "role": role, "seat": True, "host": "spawn"})

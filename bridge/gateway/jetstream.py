@@ -28,6 +28,8 @@ STREAM = "BRIDGE"
 PRESENCE = "bridge_presence"
 ARTIFACTS = "bridge_artifacts"
 PRESENCE_TTL_S = 60.0
+DEFAULT_LISTEN = "127.0.0.1:4222"
+SETUP_FILE = "setup.json"  # what `remote setup` was last given in a folder, so a rerun keeps it
 DUPLICATE_WINDOW_S = 20 * 60  # the server drops a re-publish of a message id within this window
 MAX_AGE_S = 14 * 24 * 3600  # a message waits this long for a machine that is off
 
@@ -110,17 +112,23 @@ def _read_seed(path: Path) -> str:
     return text
 
 
-def setup(folder: Path, machines: list[str], listen: str = "127.0.0.1:4222", store: str | None = None,
+def setup(folder: Path, machines: list[str], listen: str | None = None, store: str | None = None,
           tls_cert: str | None = None, tls_key: str | None = None) -> dict:
     """Write a team's nats-server config and one credentials file per machine into `folder`: folder/nats.conf
     (users by nkey, each with permissions(machine), JetStream on file) and folder/<machine>.nk (0600). A machine
-    that already has a credentials file keeps it, so adding one leaves the others' as they are."""
+    that already has a credentials file keeps it, so adding one leaves the others' as they are; so do the server's
+    settings (listen, store, TLS) that this run does not give, from folder/setup.json."""
     for m in machines:
         validate.machine(m)
     if not machines:
         raise BridgeError("name at least one machine: --machine laptop --machine buildbox")
     if bool(tls_cert) != bool(tls_key):
         raise BridgeError("TLS needs both --tls-cert and --tls-key")
+    saved = _saved_setup(folder)
+    if not tls_cert:
+        tls_cert, tls_key = saved.get("tls_cert"), saved.get("tls_key")
+    listen = listen or saved.get("listen") or DEFAULT_LISTEN
+    store = store or saved.get("store") or str(folder / "jetstream")
     host = listen.rpartition(":")[0] or listen
     if not tls_cert and not _loopback(host):
         raise BridgeError(f"a server listening on {listen} must use TLS: give --tls-cert and --tls-key, or listen "
@@ -137,10 +145,27 @@ def setup(folder: Path, machines: list[str], listen: str = "127.0.0.1:4222", sto
     for extra in sorted(p.stem for p in folder.glob("*.nk") if p.stem not in machines):
         users.append((extra, public_key(folder / f"{extra}.nk")))  # machines added by an earlier run stay
     conf = folder / "nats.conf"
-    layout.atomic_write(conf, server_config(users, listen, store or str(folder / "jetstream"), tls_cert,
-                                            tls_key).encode())
+    layout.atomic_write(conf, server_config(users, listen, store, tls_cert, tls_key).encode())
+    layout.atomic_write(folder / SETUP_FILE, layout.dumps({"listen": listen, "store": store, "tls_cert": tls_cert,
+                                                           "tls_key": tls_key}))
     return {"config": str(conf), "machines": [m for m, _ in users], "new_credentials": made,
-            "credentials": {m: str(folder / f"{m}.nk") for m, _ in users}}
+            "credentials": {m: str(folder / f"{m}.nk") for m, _ in users}, "listen": listen, "tls": bool(tls_cert)}
+
+
+def _saved_setup(folder: Path) -> dict:
+    """The settings of the last `remote setup` in folder ({} for the first; a damaged file is a one-line error)."""
+    path = folder / SETUP_FILE
+    if not path.exists():
+        return {}
+    try:
+        saved = layout.read_json(path, 64 * 1024)
+    except (OSError, ValueError) as e:
+        raise BridgeError(f"{path} is not the settings `remote setup` wrote ({e}); delete it and give --listen, "
+                          "--store and the TLS options again") from None
+    if not isinstance(saved, dict) or not all(v is None or isinstance(v, str) for v in saved.values()):
+        raise BridgeError(f"{path} is not the settings `remote setup` wrote; delete it and give --listen, --store "
+                          "and the TLS options again")
+    return saved
 
 
 def server_config(users: list[tuple[str, str]], listen: str, store: str, tls_cert: str | None = None,

@@ -541,7 +541,7 @@ def bridge_auto_configure(room: Annotated[str, Field(description="The room, e.g.
 
     root = bridge.bridge_dir()
     cfg = rooms.configure(root, room, role, driver, cwd, command)
-    seat = sessions.role_session(root, room, role)
+    seat = sessions.role_session(root, room, role, local=True)
     return models.AutoConfigureResult(role=models.RoleConfig(**views.role_config_view(cfg)),
                                       session_id=seat.id if seat else None)
 

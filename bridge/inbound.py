@@ -135,8 +135,12 @@ def held(session: Session) -> list[dict]:
 
 
 def release(session: Session, ids: list[str] | None = None) -> list[str]:
-    """Move held messages (all, or those ids) into the inbox, each in one rename: pending from then on."""
-    wanted = [m["id"] for m in held(session)] if ids is None else [validate.message_id(i) for i in ids]
+    """Move held messages (all, or those ids) into the inbox, each in one rename: pending from then on. A sender on
+    another machine was told "held" (bridge/remote.py); it is now told "released", so its outbox says queued again."""
+    from bridge.mailbox import write_receipt
+
+    senders = {m["id"]: m["from"] for m in held(session)}
+    wanted = list(senders) if ids is None else [validate.message_id(i) for i in ids]
     released = []
     for msg_id in wanted:
         name = message.filename(msg_id)
@@ -147,6 +151,9 @@ def release(session: Session, ids: list[str] | None = None) -> list[str]:
                 raise BridgeError(f"no held message {msg_id}; see the held ones with: inbound") from None
             continue
         released.append(msg_id)
+        sender = sessions.load(session.root, senders[msg_id]) if validate.is_session_id(senders.get(msg_id)) else None
+        if sender is not None and sender.machine:
+            write_receipt(session.root, sender.id, msg_id, "released")
     return released
 
 

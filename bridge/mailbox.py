@@ -49,7 +49,8 @@ FOREIGN_GRACE_S = 60  # a non-.json file younger than this may be another writer
 FULL_LISTING_S = 60  # a reader that keeps its listing from arrivals still lists the whole inbox this often
 MAX_ATTEMPTS = 10  # a message handed out this often without being delivered is quarantined, not retried forever
 NOTICE_BACKOFF_S = (60, 180, 600)  # a noticed, unread message is noticed again after 1, 3, then every 10 minutes
-RECEIPTS = ("noticed", "read", "answered", "undeliverable", "expired", "held")  # held: a remote peer's policy
+# held, released: a remote peer's inbound policy kept the message for its user's review, then let it into the inbox
+RECEIPTS = ("noticed", "read", "answered", "undeliverable", "expired", "held", "released")
 
 
 def owner_tag(proc: identity.Proc) -> str:

@@ -338,7 +338,8 @@ def sent_state(me: Session, msg_id: str, receipts: set[str] | None = None, sent:
         return "undeliverable"
     if sent is not None and message.expired(sent):
         return "expired"
-    if "held" in receipts or (to is not None and inbound.is_held(me.root, to, msg_id)):
+    if ("held" in receipts and "released" not in receipts) or (
+            to is not None and inbound.is_held(me.root, to, msg_id)):
         return "held"
     if "noticed" in receipts or (peer_dir is not None and
                                  os.path.lexists(peer_dir / layout.INBOX / layout.NOTICED / msg_id)):

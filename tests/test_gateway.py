@@ -82,6 +82,8 @@ def test_a_remote_sender_is_held_until_trusted(team):
     assert [(h["id"], h["machine"]) for h in held] == [(sent, "b")]
     trusted = orjson.loads(a.as_(lib, "inbound", "trust", "app@b", "--json", check=True).stdout)
     assert trusted["released"] == [sent] and trusted["inbound"]["trust"] == ["app@b"]
+    wait_until(lambda: outbox_states(b, app).get(sent) == "queued", what="released flows back to the sender",
+               details=a.log_tail)
     got = orjson.loads(a.as_(lib, "listen", "--timeout", "30", "--json", check=True).stdout)["message"]
     assert (got["id"], got["machine"], got["from_name"]) == (sent, "b", "app@b")
     wait_until(lambda: outbox_states(b, app).get(sent) == "read", what="read flows back to the sender")

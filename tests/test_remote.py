@@ -91,6 +91,21 @@ def test_a_remote_sender_is_held_until_trusted_and_its_machine_is_told(bridge):
     bridge.cli("lib", "inbound", "trust", "app@b", check=True)
     got = orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).out)["messages"]
     assert [m["id"] for m in got] == [msg["id"]]
+    # b is told too, so its sender's outbox stops saying held (as the gateway carries receipts: see below)
+    assert (bridge.root / "sessions" / "rmt001" / "receipts" / f"{msg['id']}.released").exists()
+
+
+def test_a_sender_sees_held_then_queued_when_the_remote_peer_releases_it(bridge):
+    app = bridge.start("app", "app")
+    announce(bridge.root, "b", "rmt007", label="lib")
+    msg_id = sent_to(bridge, "app", "lib@b", "may I?")
+
+    def state() -> str:
+        return orjson.loads(bridge.cli("app", "outbox", "--json", check=True).out)["messages"][0]["state"]
+
+    assert remote.apply_receipt(bridge.root, "b", app, msg_id, "held") and state() == "held"
+    assert remote.apply_receipt(bridge.root, "b", app, msg_id, "released") and state() == "queued"
+    assert remote.apply_receipt(bridge.root, "b", app, msg_id, "read") and state() == "read"
 
 
 def test_a_remote_machine_cannot_pose_as_a_local_session_or_reach_a_proxy(bridge):

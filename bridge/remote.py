@@ -193,8 +193,10 @@ def receipt_forwarded(proxy: Session, msg_id: str, state: str) -> None:
 
 def deliver(root: Path, machine: str, data: bytes) -> tuple[str, str]:
     """Write a message that arrived from `machine` into its local recipient's inbox, once: (outcome, detail) with
-    outcome delivered, held, duplicate (already here: a redelivery), undeliverable or bad. The message is marked with
-    the machine it came from (metadata.machine, from the subject the server vouches for, never from the payload)."""
+    outcome delivered, held, duplicate (already here: a redelivery), undeliverable, bounced (its sender's id is taken
+    here, so no proxy can carry its receipt: the gateway tells that machine directly, see bounced()) or bad. The
+    message is marked with the machine it came from (metadata.machine, from the subject the server vouches for, never
+    from the payload)."""
     try:
         msg = message.parse(data)
     except message.BadMessage as e:
@@ -205,7 +207,7 @@ def deliver(root: Path, machine: str, data: bytes) -> tuple[str, str]:
     if sender is None or machine_of(sender) != machine:
         sender = mirror(root, machine, _sender_record(msg)) if sender is None else None
     if sender is None:
-        return "bad", f"sender {msg['from']!r} is not a session of {machine} (its id is taken here)"
+        return "bounced", f"sender {msg['from']!r} is not a session of {machine} (its id is taken here)"
     target = sessions.load(root, msg["to"]) if validate.is_session_id(msg["to"]) else None
     if target is None or is_remote(target):
         write_receipt(root, sender.id, msg["id"], "undeliverable")
@@ -222,6 +224,12 @@ def deliver(root: Path, machine: str, data: bytes) -> tuple[str, str]:
         return "undeliverable", str(e)
     target.mailbox.deliver(msg)
     return "delivered", target.id
+
+
+def bounced(data: bytes) -> tuple[str, str]:
+    """(sender id, message id) of a message deliver() bounced, for the undeliverable receipt its machine gets."""
+    msg = message.parse(data)
+    return msg["from"], msg["id"]
 
 
 def _answers(target: Session, sender: Session, msg: dict) -> bool:

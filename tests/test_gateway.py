@@ -5,6 +5,7 @@ gateway kills at every crash point, a server restart and a partition; per-machin
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -89,6 +90,24 @@ def test_a_remote_sender_is_held_until_trusted(team):
     wait_until(lambda: outbox_states(b, app).get(sent) == "read", what="read flows back to the sender")
     nxt = b.as_(app, "send", "lib@a", "query", "and now?", check=True).out.strip()
     wait_until(lambda: nxt in a.inbox_ids(lib), what="a trusted sender's message lands pending")
+
+
+def test_a_sender_whose_id_is_taken_on_the_far_machine_is_told_undeliverable(team):
+    a, b = team("a"), team("b")
+    lib, taken = a.session("lib"), a.session("other")
+    app = b.session("app")
+    # ids are minted per machine, so two machines can hold the same one: give b's app the id of a's other
+    os.rename(b.root / "sessions" / app, b.root / "sessions" / taken)
+    manifest = b.root / "sessions" / taken / "manifest.json"
+    manifest.write_bytes(orjson.dumps({**orjson.loads(manifest.read_bytes()), "sessionId": taken}))
+    a.run_gateway()
+    b.run_gateway()
+    assert b.sees("lib", "a") == lib
+    sent = b.as_(taken, "send", "lib@a", "query", "do you know me?", check=True).out.strip()
+    wait_until(lambda: outbox_states(b, taken).get(sent) == "undeliverable", what="the bounce reaches b",
+               details=a.log_tail)
+    assert [e["event"] for e in a.log() if e.get("msg") == sent] == ["bounced"]
+    assert a.inbox_ids(lib) == [] and orjson.loads(a.as_(lib, "inbound", "--json").stdout)["held"] == []
 
 
 SENDER = """

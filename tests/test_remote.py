@@ -111,8 +111,11 @@ def test_a_sender_sees_held_then_queued_when_the_remote_peer_releases_it(bridge)
 def test_a_remote_machine_cannot_pose_as_a_local_session_or_reach_a_proxy(bridge):
     lib = bridge.start("lib", "lib")
     app = bridge.start("app", "app")
-    _, outcome = arrive(bridge.root, "b", lib, "I am app", sender=app)
-    assert outcome[0] == "bad" and "its id is taken here" in outcome[1]
+    posing, outcome = arrive(bridge.root, "b", lib, "I am app", sender=app)
+    assert outcome[0] == "bounced" and "its id is taken here" in outcome[1]
+    assert remote.bounced(layout.dumps(posing)) == (app, posing["id"])  # b's sender is told, not app here
+    assert not (bridge.root / "sessions" / app / "receipts" / f"{posing['id']}.undeliverable").exists()
+    assert orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).out)["messages"] == []
     proxy = announce(bridge.root, "c", "rmt005", label="other")
     msg, outcome = arrive(bridge.root, "b", proxy.id, "relay me to c")
     assert outcome[0] == "undeliverable"  # no relaying through this machine

@@ -55,8 +55,8 @@ class Gateway:
         self.stopped: asyncio.Event | None = None
         self.announced: dict[str, tuple[bytes, float]] = {}  # sid -> (record, when) last put in the bucket
         self.machine_at = 0.0  # when the gateway's own record was last put
-        self.counts = {k: 0 for k in ("forwarded", "delivered", "duplicate", "held", "undeliverable", "bad",
-                                      "receipts_sent", "receipts_applied", "receipts_refused", "artifacts_sent",
+        self.counts = {k: 0 for k in ("forwarded", "delivered", "duplicate", "held", "undeliverable", "bounced",
+                                      "bad", "receipts_sent", "receipts_applied", "receipts_refused", "artifacts_sent",
                                       "artifacts_received", "artifacts_refused", "errors")}
         self.connected = False
         self.last_error: str | None = None
@@ -285,12 +285,16 @@ class Gateway:
                     self.counts["forwarded"] += 1
                     remote.log_event(self.root, "forwarded", msg=msg["id"], to=proxy.id, machine=proxy.machine)
             for msg_id, state in remote.receipts_out(proxy):
-                body = orjson.dumps({"session": proxy.id, "id": msg_id, "state": state})
-                await self.js.publish(names.receipt_subject(proxy.machine, self.machine), body,
-                                      timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": f"{msg_id}.{state}"})
+                await self._publish_receipt(proxy.machine, proxy.id, msg_id, state)
                 layout.crash_point("gateway-receipt-published")
                 remote.receipt_forwarded(proxy, msg_id, state)
                 self.counts["receipts_sent"] += 1
+
+    async def _publish_receipt(self, machine: str, sender: str, msg_id: str, state: str) -> None:
+        """Tell `machine` what became of message msg_id its session `sender` sent (de-duplicated by id and state)."""
+        body = orjson.dumps({"session": sender, "id": msg_id, "state": state})
+        await self.js.publish(names.receipt_subject(machine, self.machine), body, timeout=PUBLISH_TIMEOUT_S,
+                              headers={"Nats-Msg-Id": f"{msg_id}.{state}"})
 
     async def _send_artifacts(self, msg: dict) -> None:
         """Put the message's attachments in the object store first (once per content), so they are there when it
@@ -380,6 +384,8 @@ class Gateway:
             elif parts[2] == "msg":
                 await self._fetch_artifacts(origin, m.data)
                 outcome, detail = remote.deliver(self.root, origin, m.data)
+                if outcome == "bounced":  # no proxy of its sender here to carry the receipt: straight back
+                    await self._publish_receipt(origin, *remote.bounced(m.data), "undeliverable")
                 layout.crash_point("gateway-delivered")
             elif parts[2] == "rcpt":
                 outcome, detail = self._receipt(origin, m.data)

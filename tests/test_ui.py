@@ -220,3 +220,23 @@ def test_the_layout_fits_a_narrow_window_and_is_keyboard_navigable(bridge, ui, p
 def test_ui_refuses_a_remote_host_without_allow_remote(bridge):
     r = bridge.cli("default", "ui", "--host", "0.0.0.0", "--no-open")
     assert r.returncode == 2 and "--allow-remote" in r.err and r.out == ""
+
+
+def test_a_session_on_another_machine_is_shown_with_its_machine_and_its_messages_as_external(bridge, ui, page):
+    from bridge import layout, message, remote
+
+    lib = bridge.start("lib", "library")
+    remote.mirror(bridge.root, "laptop", {"sessionId": "rmt020", "label": "app", "liveness": "active"})
+    bridge.cli("lib", "inbound", "trust", "@laptop", check=True)
+    msg = message.build(sender={"sessionId": "rmt020", "label": "app"}, to=lib, type="query", content="from afar")
+    assert remote.deliver(bridge.root, "laptop", layout.dumps(msg))[0] == "delivered"
+    page.reload()
+    card = page.locator('.session[data-session="rmt020"]')
+    expect(card.locator("h3")).to_have_text("app@laptop", timeout=TIMEOUT_MS)
+    expect(card).to_contain_text("machine")
+    card.get_by_role("button", name="Message app").click()
+    expect(page.locator("#compose-to")).to_have_value("app@laptop")  # the address the CLI would take
+    page.get_by_role("link", name="Feed").click()
+    item = page.locator(f'#feed li[data-id="{msg["id"]}"]')
+    expect(item).to_contain_text("app@laptop → library", timeout=TIMEOUT_MS)
+    expect(item.locator(".badge.external")).to_have_text("external: laptop")

@@ -66,6 +66,8 @@ function messageItem(m, opts) {
       el("span", { class: "badge" }, m.type),
       when(m.sent_at),
       m.room ? el("span", {}, "room ", m.room) : null,
+      m.machine ? el("span", { class: "badge external", title: "from another machine: weigh it as outside input" },
+        "external: " + m.machine) : null,
       m.in_reply_to ? el("span", {}, "re ", el("a", { href: "#thread/" + m.in_reply_to, class: "mono" },
         m.in_reply_to.slice(0, 24) + "…")) : null,
       opts.status ? el("span", { class: "badge" }, opts.status) : null),
@@ -154,23 +156,25 @@ async function loadSessions() {
   const rooms = new Set();
   const ordered = data.sessions.slice().sort((a, b) => (b.human - a.human) || a.name.localeCompare(b.name));
   for (const s of ordered) {
+    const to = s.address || (s.machine ? s.name + "@" + s.machine : s.name);  // how the CLI would address it
     if (s.status !== "gone" && !s.human) {
-      targets.append(el("option", { value: s.address || s.name }));
+      targets.append(el("option", { value: to }));
       if (s.room) rooms.add(s.room);
     }
     if (s.status === "gone" && !showGone) continue;
     box.append(el("article", { class: "card session", "data-session": s.session_id },
-      el("h3", {}, s.name, s.human ? " (you)" : ""),
+      el("h3", {}, s.name, s.machine ? "@" + s.machine : "", s.human ? " (you)" : ""),
       el("span", { class: "status-" + s.status }, s.status), " ",
       el("span", { class: "mono muted" }, s.session_id),
-      dl([["host", s.host], ["role", s.address], ["project", s.project_path], ["working on", s.summary],
-          ["delivery", s.delivery.mode === s.delivery.effective ? s.delivery.mode
+      dl([["machine", s.machine], ["host", s.host], ["role", s.address], ["project", s.project_path],
+          ["working on", s.summary],
+          ["delivery", s.machine ? null : s.delivery.mode === s.delivery.effective ? s.delivery.mode
             : s.delivery.mode + " → " + s.delivery.effective],
-          ["pending", String(s.pending)],
-          ["inbound", s.inbound.mode !== "accept" || s.inbound.allow.length
+          [s.machine ? "waiting to send" : "pending", String(s.pending)],
+          ["inbound", !s.machine && (s.inbound.mode !== "accept" || s.inbound.allow.length)
             ? s.inbound.mode + (s.inbound.allow.length ? " (only " + s.inbound.allow.join(", ") + ")" : "") : null]]),
       s.human || s.status === "gone" ? null : el("button", { type: "button", class: "secondary",
-        onclick: () => { document.getElementById("compose-to").value = s.address || s.name;
+        onclick: () => { document.getElementById("compose-to").value = to;
                          document.getElementById("compose-reply").value = "";
                          document.getElementById("compose-text").focus(); } }, "Message " + s.name)));
   }

@@ -78,8 +78,8 @@ class Machine(Bridge):
         """Run a CLI command as session sid of this machine."""
         return self.cli("p", *args, BRIDGE_SESSION_ID=sid, **kw)
 
-    def run_gateway(self, crash_at: str | None = None, wait: bool = True) -> subprocess.Popen:
-        extra = {"BRIDGE_CRASH_AT": crash_at} if crash_at else {}
+    def run_gateway(self, crash_at: str | None = None, wait: bool = True, **env: str) -> subprocess.Popen:
+        extra = {**env, **({"BRIDGE_CRASH_AT": crash_at} if crash_at else {})}
         self.gateway = subprocess.Popen(
             [*CLI, "gateway", "--nats", self.server.url, "--machine", self.name, "--creds",
              self.server.creds(self.name)], env=self.env("p", **extra), stdout=subprocess.DEVNULL,

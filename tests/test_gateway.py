@@ -110,6 +110,24 @@ def test_a_sender_whose_id_is_taken_on_the_far_machine_is_told_undeliverable(tea
     assert a.inbox_ids(lib) == [] and orjson.loads(a.as_(lib, "inbound", "--json").stdout)["held"] == []
 
 
+def test_a_machine_that_does_not_take_its_messages_leaves_the_rest_waiting_at_the_sender(team):
+    a, b = team("a"), team("b")
+    lib, app = a.session("lib"), b.session("app")
+    b.as_(app, "inbound", "trust", "@a", check=True)
+    cap = {"BRIDGE_GATEWAY_QUEUE_CAP": "10"}  # whichever creates the stream: at most 10 waiting per pair of machines
+    b.run_gateway(**cap)
+    a.run_gateway(**cap)
+    assert a.sees("app", "b") == app
+    b.kill_gateway()  # b is off: its proxy stays on a, and what a sends for it piles up
+    sent = [a.as_(lib, "send", "app@b", "note", f"n{i}", check=True).out.strip() for i in range(25)]
+    wait_until(lambda: a.status()["waiting_to_send"] == 15, what="15 of 25 wait on a", details=a.log_tail)
+    assert "machine b has not taken what this one sent it" in a.status()["last_error"]
+    b.run_gateway()
+    wait_until(lambda: sorted(b.inbox_ids(app)) == sorted(sent), what="all 25 reach b once", details=a.log_tail)
+    wait_until(lambda: a.status()["waiting_to_send"] == 0 and a.status()["last_error"] is None,
+               what="a's backlog drained, and its error over", details=a.log_tail)
+
+
 SENDER = """
 import sys
 from bridge import protocol, sessions, layout

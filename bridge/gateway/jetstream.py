@@ -32,6 +32,7 @@ DEFAULT_LISTEN = "127.0.0.1:4222"
 SETUP_FILE = "setup.json"  # what `remote setup` was last given in a folder, so a rerun keeps it
 DUPLICATE_WINDOW_S = 20 * 60  # the server drops a re-publish of a message id within this window
 MAX_AGE_S = 14 * 24 * 3600  # a message waits this long for a machine that is off
+QUEUE_CAP = 10_000  # messages (or receipts) one machine may have waiting on the server for another; more wait at home
 
 
 def msg_subject(to: str, sender: str) -> str:
@@ -52,6 +53,18 @@ def consumer(machine: str) -> str:
 def inbox_prefix(machine: str) -> str:
     """Reply subjects of machine's connection; only it may subscribe there, so no peer reads its replies."""
     return f"_INBOX_{machine}"
+
+
+def queue_cap() -> int:
+    """Per pair of machines, how many messages the server holds before the sender's gateway keeps the rest (set when
+    a gateway creates the stream: BRIDGE_GATEWAY_QUEUE_CAP, default QUEUE_CAP), so one machine's flood fills its own
+    disk and not the team's server."""
+    raw = os.environ.get("BRIDGE_GATEWAY_QUEUE_CAP")
+    if not raw:
+        return QUEUE_CAP
+    if not raw.isdigit() or int(raw) < 1:
+        raise BridgeError(f"BRIDGE_GATEWAY_QUEUE_CAP must be a whole number of messages >= 1, not {raw!r}")
+    return int(raw)
 
 
 def permissions(machine: str) -> dict:

@@ -32,6 +32,7 @@ REFRESH_S = names.PRESENCE_TTL_S / 4  # presence is refreshed this often, well w
 RETRY_S = (0.2, 0.5, 1, 2, 5)  # waits between attempts while the server is away
 FETCH_BATCH = 64
 PUBLISH_TIMEOUT_S = 5
+QUEUE_FULL = 10077  # JetStream's error code for "maximum messages per subject exceeded" (discard new per subject)
 
 
 def why(e: BaseException) -> str:
@@ -61,6 +62,8 @@ class Gateway:
         self.connected = False
         self.last_error: str | None = None
         self._status_at = 0.0
+        self.queue_cap = names.queue_cap()  # the stream's own, once known (the gateway that created it chose)
+        self.full_errors: set[str] = set()  # the errors that say a peer's queue is full (over once it drains)
 
     # --- running ---------------------------------------------------------------------------------------------------
 
@@ -175,12 +178,14 @@ class Gateway:
         from nats.js.errors import BucketNotFoundError, NotFoundError
 
         try:
-            await self.js.stream_info(names.STREAM)
+            cap = (await self.js.stream_info(names.STREAM)).config.max_msgs_per_subject
+            self.queue_cap = cap if cap and cap > 0 else self.queue_cap
         except NotFoundError:
             await self.js.add_stream(api.StreamConfig(
                 name=names.STREAM, subjects=["bridge.>"], storage=api.StorageType.FILE,
                 retention=api.RetentionPolicy.WORK_QUEUE, duplicate_window=names.DUPLICATE_WINDOW_S,
-                max_age=names.MAX_AGE_S))
+                max_age=names.MAX_AGE_S, max_msgs_per_subject=self.queue_cap, discard=api.DiscardPolicy.NEW,
+                discard_new_per_subject=True))
         try:
             self.kv = await self.js.key_value(names.PRESENCE)
         except BucketNotFoundError:
@@ -219,9 +224,9 @@ class Gateway:
             try:
                 self._watch()
                 await self._announce()
-                await self._send_all()
+                blocked = await self._send_all()
                 attempt = 0
-                timeout = REFRESH_S
+                timeout = RETRY_S[-1] if blocked else REFRESH_S  # a peer's queue is full: look again soon
             except Exception as e:  # the server went away mid-pass: nothing was dropped before its ack
                 self._error(f"sending: {why(e)}")
                 timeout = RETRY_S[min(attempt, len(RETRY_S) - 1)]
@@ -264,31 +269,56 @@ class Gateway:
                                                                  "at": message.now_iso()}))
             self.machine_at = now
 
-    async def _send_all(self) -> None:
+    async def _send_all(self) -> bool:
+        """Send what every proxy holds; True when some of it must wait for a peer to take what it was sent."""
+        from nats.js.errors import APIError
+
+        blocked = False
+        for proxy in remote.proxies(self.root):
+            for step in (self._send_messages, self._send_receipts):
+                try:
+                    await step(proxy)
+                except APIError as e:
+                    if e.err_code != QUEUE_FULL:
+                        raise
+                    # the peer's machine is off or behind: what is left waits here, and other machines go on
+                    text = (f"machine {proxy.machine} has not taken what this one sent it (the server holds "
+                            f"{self.queue_cap} per pair): the rest waits here until its gateway takes some")
+                    self._error(text)
+                    self.full_errors.add(text)
+                    blocked = True
+        if not blocked and self.last_error in self.full_errors:
+            self.last_error = None  # it took them: the error is over
+        return blocked
+
+    async def _send_messages(self, proxy: sessions.Session) -> None:
+        """Publish the proxy's pending messages, dropping each local copy after the server's ack."""
         from nats.errors import MaxPayloadError
 
-        for proxy in remote.proxies(self.root):
-            while batch := remote.outgoing(proxy):  # a drop is no inotify event: go on until the inbox is empty
-                for msg in batch:
-                    await self._send_artifacts(msg)
-                    try:
-                        await self.js.publish(names.msg_subject(proxy.machine, self.machine), layout.dumps(msg),
-                                              timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg["id"]})
-                    except MaxPayloadError:  # it can never go: tell its sender instead of blocking the rest
-                        remote.undeliverable(proxy, msg)
-                        self.counts["undeliverable"] += 1
-                        remote.log_event(self.root, "undeliverable", msg=msg["id"], to=proxy.id,
-                                         why="over the server's max_payload; attach large data as an artifact")
-                        continue
-                    layout.crash_point("gateway-published")
-                    remote.forwarded(proxy, msg["id"])
-                    self.counts["forwarded"] += 1
-                    remote.log_event(self.root, "forwarded", msg=msg["id"], to=proxy.id, machine=proxy.machine)
-            for msg_id, state in remote.receipts_out(proxy):
-                await self._publish_receipt(proxy.machine, proxy.id, msg_id, state)
-                layout.crash_point("gateway-receipt-published")
-                remote.receipt_forwarded(proxy, msg_id, state)
-                self.counts["receipts_sent"] += 1
+        while batch := remote.outgoing(proxy):  # a drop is no inotify event: go on until the inbox is empty
+            for msg in batch:
+                await self._send_artifacts(msg)
+                try:
+                    await self.js.publish(names.msg_subject(proxy.machine, self.machine), layout.dumps(msg),
+                                          timeout=PUBLISH_TIMEOUT_S, headers={"Nats-Msg-Id": msg["id"]})
+                except MaxPayloadError:  # it can never go: tell its sender instead of blocking the rest
+                    remote.undeliverable(proxy, msg)
+                    self.counts["undeliverable"] += 1
+                    remote.log_event(self.root, "undeliverable", msg=msg["id"], to=proxy.id,
+                                     why="over the server's max_payload; attach large data as an artifact")
+                    continue
+                layout.crash_point("gateway-published")
+                remote.forwarded(proxy, msg["id"])
+                self.counts["forwarded"] += 1
+                remote.log_event(self.root, "forwarded", msg=msg["id"], to=proxy.id, machine=proxy.machine)
+
+    async def _send_receipts(self, proxy: sessions.Session) -> None:
+        """Publish the receipts local readers left for the proxy's session, dropping each after the server's ack."""
+        for msg_id, state in remote.receipts_out(proxy):
+            await self._publish_receipt(proxy.machine, proxy.id, msg_id, state)
+            layout.crash_point("gateway-receipt-published")
+            remote.receipt_forwarded(proxy, msg_id, state)
+            self.counts["receipts_sent"] += 1
 
     async def _publish_receipt(self, machine: str, sender: str, msg_id: str, state: str) -> None:
         """Tell `machine` what became of message msg_id its session `sender` sent (de-duplicated by id and state)."""

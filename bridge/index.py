@@ -32,7 +32,7 @@ import orjson
 from bridge import layout, message, validate
 from bridge.errors import BridgeError
 
-SCHEMA = "2"  # 2 added messages.machine (MIGRATIONS upgrades a 1 in place: history outlives its files)
+SCHEMA = "1"  # a new schema makes older versions rebuild the index (losing ended sessions' history): add columns
 BUSY_NOTE = "the history index is busy (another process is writing it); showing what it holds"
 BUSY_S = 0.5  # the longest a reader waits for another process's write to the index
 SETTLE_NS = 1_000_000_000  # a directory changed this recently is listed again next time (coarse mtime clock)
@@ -42,7 +42,9 @@ SUBDIRS = (layout.OUTBOX, layout.INBOX, f"{layout.INBOX}/{layout.READ}")
 STATUS_RANK = {"sent": 0, "pending": 1, "read": 2}
 COLUMNS = ("id", "sender", "recipient", "type", "sent_at", "ts", "in_reply_to", "content", "status", "attempt",
            "from_name", "to_name", "from_project", "to_project", "room", "attachments", "machine")
-MIGRATIONS = {"1": "ALTER TABLE messages ADD COLUMN machine TEXT"}  # {from schema: the step to the next}
+# columns added since schema 1 came out: an index that lacks one gets it (ALTER TABLE ADD COLUMN, no rewrite), and
+# older versions still running go on with it, since their queries name their columns
+ADDED = {"machine": "TEXT"}
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -135,27 +137,26 @@ def _connect(root: Path) -> sqlite3.Connection:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Bring an index of an older schema up to SCHEMA, one step per MIGRATIONS entry, in one transaction.
-    Corrupt if its schema is unknown (newer, or missing)."""
+    """Add the ADDED columns an index made by an older version lacks, in one transaction. Corrupt if its schema is
+    not SCHEMA."""
     row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    if row and row[0] == SCHEMA:
-        return
-    if not row or row[0] not in MIGRATIONS:
+    if not row or row[0] != SCHEMA:
         raise Corrupt(f"schema {row[0] if row else 'missing'}, not {SCHEMA}")
+    if not set(ADDED) - _columns(db):
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
-        schema = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]  # another process may have
-        while schema in MIGRATIONS:                                                      # migrated it meanwhile
-            db.execute(MIGRATIONS[schema])
-            schema = str(int(schema) + 1)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
+        for name in [c for c in ADDED if c not in _columns(db)]:  # again under the lock: another process may have
+            db.execute(f"ALTER TABLE messages ADD COLUMN {name} {ADDED[name]}")
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    if schema != SCHEMA:
-        raise Corrupt(f"schema {schema}, not {SCHEMA}")
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {r[1] for r in db.execute("PRAGMA table_info(messages)")}
 
 
 def _remove_files(root: Path) -> None:
@@ -345,7 +346,7 @@ class Index:
                 limit: int | None = 50) -> list[dict]:
         """The newest `limit` messages (None: all) matching the filters, oldest first."""
         where, args = _filters(peer, room, since)
-        rows = self._rows(f"SELECT {_cols('m')} FROM messages m {where} ORDER BY m.ts DESC, m.id DESC"
+        rows = self._rows(f"SELECT {self._cols()} FROM messages m {where} ORDER BY m.ts DESC, m.id DESC"
                           + (" LIMIT ?" if limit else ""), [*args, *([limit] if limit else [])])
         return rows[::-1]
 
@@ -356,7 +357,7 @@ class Index:
         if not query.strip():
             raise BridgeError("give something to search for, e.g. session-bridge search 'fetchUser'")
         where, args = _filters(peer, room, since)
-        sql = (f"SELECT {_cols('m')}, snippet(fts, 0, '**', '**', '…', 16), fts.rank FROM fts "
+        sql = (f"SELECT {self._cols()}, snippet(fts, 0, '**', '**', '…', 16), fts.rank FROM fts "
                f"JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? {where.replace('WHERE', 'AND')} "
                "ORDER BY fts.rank LIMIT ?")
         tried = []
@@ -396,13 +397,13 @@ class Index:
         found = []
         for i in range(0, len(ids), CHUNK):
             part = ids[i:i + CHUNK]
-            found += self._rows(f"SELECT {_cols('m')} FROM messages m WHERE m.id IN ({','.join('?' * len(part))})",
+            found += self._rows(f"SELECT {self._cols()} FROM messages m WHERE m.id IN ({','.join('?' * len(part))})",
                                 part)
         return root, sorted(found, key=lambda r: (r["ts"], r["id"]))
 
     def after(self, rowid: int, limit: int = 1000) -> list[dict]:
         """Messages indexed after row `rowid`, in the order they were indexed (for tail -f); each has `rowid`."""
-        return self._rows(f"SELECT {_cols('m')}, m.rowid FROM messages m WHERE m.rowid > ? ORDER BY m.rowid LIMIT ?",
+        return self._rows(f"SELECT {self._cols()}, m.rowid FROM messages m WHERE m.rowid > ? ORDER BY m.rowid LIMIT ?",
                           [rowid, limit], extra=("rowid",))
 
     def last_rowid(self) -> int:
@@ -413,6 +414,12 @@ class Index:
         """How many messages the index holds."""
         return self.db.execute("SELECT count(*) FROM messages").fetchone()[0]
 
+    def _cols(self) -> str:
+        """COLUMNS of alias m, as a SELECT list; NULL for an ADDED one the index lacks (opened read-only while a
+        process of an older version held it, so it could not be added)."""
+        have = _columns(self.db)
+        return ", ".join(f"m.{c}" if c in have else "NULL" for c in COLUMNS)
+
     def _rows(self, sql: str, args: list, extra: tuple[str, ...] = ()) -> list[dict]:
         keys = COLUMNS + extra
         try:
@@ -421,10 +428,6 @@ class Index:
             if not self.rebuild_if_corrupt(e):
                 raise
             return [dict(zip(keys, r)) for r in self.db.execute(sql, args)]
-
-
-def _cols(alias: str) -> str:
-    return ", ".join(f"{alias}.{c}" for c in COLUMNS)
 
 
 def _filters(peer: str | None, room: str | None, since: float | None) -> tuple[str, list]:

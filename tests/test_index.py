@@ -153,7 +153,15 @@ def test_two_processes_racing_to_create_the_index_both_succeed(bridge):
     assert sqlite3.connect(index.path(bridge.root)).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_an_index_of_the_previous_schema_is_upgraded_in_place_keeping_ended_sessions_history(bridge):
+def drop_added_columns(bridge) -> None:
+    """Make the index look as a version before index.ADDED left it."""
+    db = sqlite3.connect(index.path(bridge.root), isolation_level=None)
+    for name in index.ADDED:
+        db.execute(f"ALTER TABLE messages DROP COLUMN {name}")
+    db.close()
+
+
+def test_an_index_of_an_older_version_gets_its_new_columns_in_place_keeping_ended_sessions_history(bridge):
     bridge.start("lib", "library")
     bridge.start("app", "app")
     q, a = exchange(bridge, "kept across upgrades", "yes")
@@ -161,17 +169,41 @@ def test_an_index_of_the_previous_schema_is_upgraded_in_place_keeping_ended_sess
     bridge.cli("lib", "stop", check=True)
     bridge.cli("app", "stop", check=True)
     bridge.cli("app", "gc", check=True)  # the message files are gone: only the index remembers them now
-    # turn the index back into schema 1 (before messages.machine), as an older session-bridge left it
-    db = sqlite3.connect(index.path(bridge.root), isolation_level=None)
-    db.execute("ALTER TABLE messages DROP COLUMN machine")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    db.close()
+    drop_added_columns(bridge)
     r = bridge.cli("x", "history", "--json", check=True)
     assert r.err == ""  # upgraded, not rebuilt (a rebuild from the files would have lost both)
     kept = [(m["id"], m["machine"]) for m in orjson.loads(r.out)["messages"] if m["type"] != "session-ended"]
     assert kept == [(q, None), (a, None)]
-    db = sqlite3.connect(index.path(bridge.root))
+    # an older version still running (an MCP server started before the upgrade) goes on with the index: its
+    # schema is the same, and its writes name their columns
+    db = sqlite3.connect(index.path(bridge.root), isolation_level=None)
     assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == index.SCHEMA
+    old = [c for c in index.COLUMNS if c not in index.ADDED]
+    db.execute(f"INSERT INTO messages ({','.join(old)}) VALUES ({','.join('?' * len(old))})",
+               ["msg-1795000000000000000-0ld0ld", "zzz999", "yyy999", "note", None, time.time(), None,
+                "written by an older version", "sent", 1, "old", None, None, None, None, None])
+    db.close()
+    ids = [m["id"] for m in history(bridge)["messages"]]
+    assert q in ids and "msg-1795000000000000000-0ld0ld" in ids
+
+
+def test_an_older_index_read_while_another_process_holds_it_shows_what_it_has(bridge):
+    bridge.start("lib", "library")
+    bridge.start("app", "app")
+    q, _ = exchange(bridge, "read only", "ok")
+    history(bridge)
+    drop_added_columns(bridge)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(index.path(bridge.root))], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        r = bridge.cli("app", "history", "--json", check=True)  # cannot add the column: reads without it
+        assert [m["machine"] for m in orjson.loads(r.out)["messages"] if m["id"] == q] == [None]
+        r = bridge.cli("app", "search", "read", "--json", check=True)
+        assert [h["id"] for h in orjson.loads(r.out)["hits"]] == [q]
+    finally:
+        holder.stdin.close()
+        holder.wait()
 
 
 def test_an_index_of_an_unknown_schema_is_rebuilt_with_a_notice(bridge):

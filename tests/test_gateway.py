@@ -92,14 +92,34 @@ def test_a_remote_sender_is_held_until_trusted(team):
     wait_until(lambda: nxt in a.inbox_ids(lib), what="a trusted sender's message lands pending")
 
 
-def test_a_sender_whose_id_is_taken_on_the_far_machine_is_told_undeliverable(team):
-    a, b = team("a"), team("b")
+def clash(a: Machine, b: Machine) -> tuple[str, str]:
+    """Sessions lib and other on a, and one on b that has other's id (ids are minted per machine, so two machines
+    can hold the same one): (lib, that id)."""
     lib, taken = a.session("lib"), a.session("other")
     app = b.session("app")
-    # ids are minted per machine, so two machines can hold the same one: give b's app the id of a's other
     os.rename(b.root / "sessions" / app, b.root / "sessions" / taken)
     manifest = b.root / "sessions" / taken / "manifest.json"
     manifest.write_bytes(orjson.dumps({**orjson.loads(manifest.read_bytes()), "sessionId": taken}))
+    return lib, taken
+
+
+def as_machine(server: Server, machine: str, work) -> object:
+    """Run `work(nc, js)` on a connection of machine's own (its credential), as a hostile or broken peer would."""
+    async def main():
+        import nats
+
+        nc = await nats.connect(server.url, nkeys_seed=server.creds(machine), inbox_prefix=f"_INBOX_{machine}",
+                                max_reconnect_attempts=0)
+        try:
+            return await work(nc, nc.jetstream(timeout=5))
+        finally:
+            await nc.close()
+    return asyncio.run(main())
+
+
+def test_a_sender_whose_id_is_taken_on_the_far_machine_is_told_undeliverable(team):
+    a, b = team("a"), team("b")
+    lib, taken = clash(a, b)
     a.run_gateway()
     b.run_gateway()
     assert b.sees("lib", "a") == lib
@@ -108,6 +128,26 @@ def test_a_sender_whose_id_is_taken_on_the_far_machine_is_told_undeliverable(tea
                details=a.log_tail)
     assert [e["event"] for e in a.log() if e.get("msg") == sent] == ["bounced"]
     assert a.inbox_ids(lib) == [] and orjson.loads(a.as_(lib, "inbound", "--json").stdout)["held"] == []
+
+
+def test_a_bounce_its_machine_will_not_take_is_dropped_not_kept_pending(team):
+    a, b = team("a"), team("b")
+    lib, taken = clash(a, b)
+    cap = {"BRIDGE_GATEWAY_QUEUE_CAP": "1"}
+    a.run_gateway(**cap)
+    b.run_gateway(**cap)
+    assert b.sees("lib", "a") == lib
+    a.kill_gateway()  # a is off: b's message waits on the server
+    b.as_(taken, "send", "lib@a", "query", "do you know me?", check=True)
+    wait_until(lambda: b.status()["waiting_to_send"] == 0, what="b's message on the server", details=b.log_tail)
+    b.kill_gateway()  # b takes no receipts any more, and its receipts queue is full
+    as_machine(team.server, "a", lambda nc, js: js.publish("bridge.b.rcpt.a", b"{}"))
+    a.run_gateway()
+    wait_until(lambda: [e for e in a.log() if e["event"] == "bounce-unsent"], what="the bounce given up",
+               details=a.log_tail)
+    # acked: nothing stays pending on a's consumer (a thousand such would stall everything a receives)
+    info = as_machine(team.server, "a", lambda nc, js: js.consumer_info("BRIDGE", "gw-a"))
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
 
 
 def test_a_machine_that_does_not_take_its_messages_leaves_the_rest_waiting_at_the_sender(team):

@@ -48,6 +48,10 @@ def test_setup_refuses_what_would_expose_the_team_with_one_line_errors(bridge, t
     r = setup(bridge, team, "--machine", "b", check=False)
     assert r.returncode != 0 and "setup.json" in r.err and "delete it" in r.err
     assert len(r.err.strip().splitlines()) == 1 and not (team / "b.nk").exists()
+    (team / "setup.json").unlink()  # a folder from before setup.json: its nats.conf's settings are unknown
+    r = setup(bridge, team, "--machine", "b", check=False)
+    assert r.returncode != 0 and "give --listen" in r.err and not (team / "b.nk").exists()
+    assert orjson.loads(setup(bridge, team, "--machine", "b", "--listen", "127.0.0.1:4222").out)["tls"] is False
 
 
 def test_status_and_peers_before_any_gateway_ran_and_with_mirrored_peers(bridge):

@@ -138,6 +138,9 @@ def setup(folder: Path, machines: list[str], listen: str | None = None, store: s
     if bool(tls_cert) != bool(tls_key):
         raise BridgeError("TLS needs both --tls-cert and --tls-key")
     saved = _saved_setup(folder)
+    if not saved and (folder / "nats.conf").exists() and listen is None and not tls_cert:
+        raise BridgeError(f"{folder / 'nats.conf'} was written without {SETUP_FILE}, so its settings are unknown: "
+                          "give --listen (and --tls-cert and --tls-key if it uses TLS) once more")
     if not tls_cert:
         tls_cert, tls_key = saved.get("tls_cert"), saved.get("tls_key")
     listen = listen or saved.get("listen") or DEFAULT_LISTEN

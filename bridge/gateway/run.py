@@ -35,6 +35,12 @@ PUBLISH_TIMEOUT_S = 5
 QUEUE_FULL = 10077  # JetStream's error code for "maximum messages per subject exceeded" (discard new per subject)
 
 
+def _queue_full(e: Exception) -> bool:
+    """True for the server's refusal of a publish because the pair's queue holds QUEUE_CAP already (and not for
+    another limit, such as a full disk, which needs its own words)."""
+    return getattr(e, "err_code", None) == QUEUE_FULL and "per subject" in str(getattr(e, "description", ""))
+
+
 def why(e: BaseException) -> str:
     """An exception as one line for the log (nats-py's often have no text)."""
     return str(e) or type(e).__name__
@@ -178,8 +184,12 @@ class Gateway:
         from nats.js.errors import BucketNotFoundError, NotFoundError
 
         try:
-            cap = (await self.js.stream_info(names.STREAM)).config.max_msgs_per_subject
-            self.queue_cap = cap if cap and cap > 0 else self.queue_cap
+            config = (await self.js.stream_info(names.STREAM)).config
+            if config.max_msgs_per_subject and config.max_msgs_per_subject > 0 and config.discard_new_per_subject:
+                self.queue_cap = config.max_msgs_per_subject
+            else:  # made by an older gateway, or by hand: say so, since the docs promise the cap
+                remote.log_event(self.root, "stream-uncapped", why=f"stream {names.STREAM} has no per-pair cap: one "
+                                 "machine can fill the server; see docs/remote.md (limits) to set one")
         except NotFoundError:
             await self.js.add_stream(api.StreamConfig(
                 name=names.STREAM, subjects=["bridge.>"], storage=api.StorageType.FILE,
@@ -279,7 +289,7 @@ class Gateway:
                 try:
                     await step(proxy)
                 except APIError as e:
-                    if e.err_code != QUEUE_FULL:
+                    if not _queue_full(e):
                         raise
                     # the peer's machine is off or behind: what is left waits here, and other machines go on
                     text = (f"machine {proxy.machine} has not taken what this one sent it (the server holds "
@@ -296,6 +306,7 @@ class Gateway:
         from nats.errors import MaxPayloadError
 
         while batch := remote.outgoing(proxy):  # a drop is no inotify event: go on until the inbox is empty
+            await self._announce()  # a long backlog must not let this machine's sessions look stale elsewhere
             for msg in batch:
                 await self._send_artifacts(msg)
                 try:
@@ -319,6 +330,18 @@ class Gateway:
             layout.crash_point("gateway-receipt-published")
             remote.receipt_forwarded(proxy, msg_id, state)
             self.counts["receipts_sent"] += 1
+
+    async def _bounce(self, origin: str, data: bytes) -> None:
+        """Tell `origin` its message was undeliverable. If its receipts queue is full (it does not take them), it is
+        told nothing more: holding the message for that would let one machine stall everything this one receives."""
+        from nats.js.errors import APIError
+
+        try:
+            await self._publish_receipt(origin, *remote.bounced(data), "undeliverable")
+        except APIError as e:
+            if not _queue_full(e):
+                raise
+            remote.log_event(self.root, "bounce-unsent", machine=origin, why=e.description)
 
     async def _publish_receipt(self, machine: str, sender: str, msg_id: str, state: str) -> None:
         """Tell `machine` what became of message msg_id its session `sender` sent (de-duplicated by id and state)."""
@@ -415,7 +438,7 @@ class Gateway:
                 await self._fetch_artifacts(origin, m.data)
                 outcome, detail = remote.deliver(self.root, origin, m.data)
                 if outcome == "bounced":  # no proxy of its sender here to carry the receipt: straight back
-                    await self._publish_receipt(origin, *remote.bounced(m.data), "undeliverable")
+                    await self._bounce(origin, m.data)
                 layout.crash_point("gateway-delivered")
             elif parts[2] == "rcpt":
                 outcome, detail = self._receipt(origin, m.data)

@@ -156,7 +156,8 @@ async function loadSessions() {
   const rooms = new Set();
   const ordered = data.sessions.slice().sort((a, b) => (b.human - a.human) || a.name.localeCompare(b.name));
   for (const s of ordered) {
-    const to = s.address || (s.machine ? s.name + "@" + s.machine : s.name);  // how the CLI would address it
+    // how the CLI would address it: a remote one by label@machine (its role@room may be held here too)
+    const to = s.machine ? s.name + "@" + s.machine : s.address || s.name;
     if (s.status !== "gone" && !s.human) {
       targets.append(el("option", { value: to }));
       if (s.room) rooms.add(s.room);

@@ -636,8 +636,8 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
             return exact
     if "@" in name:
         role, _, room = name.partition("@")
-        local = role_session(root, room, role, local=True) if validate.is_name(room) and validate.is_name(role) \
-            else None
+        named = validate.is_name(room) and validate.is_name(role)
+        local = role_session(root, room, role, local=True) if named else None
         if local is not None and local.liveness in ("active", "idle") and (me is None or local.id != me.id):
             return local  # a live holder here first: a machine named like a room must not take the role over
         remote = [s for s in others if s.machine == room and role in (s.id, s.manifest.get("label"),

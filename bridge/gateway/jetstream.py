@@ -160,6 +160,7 @@ def setup(folder: Path, machines: list[str], listen: str | None = None, store: s
         users.append((m, public_key(creds)))
     for extra in sorted(p.stem for p in folder.glob("*.nk") if p.stem not in machines):
         users.append((extra, public_key(folder / f"{extra}.nk")))  # machines added by an earlier run stay
+    users.sort()
     conf = folder / "nats.conf"
     layout.atomic_write(conf, server_config(users, listen, store, tls_cert, tls_key).encode())
     layout.atomic_write(folder / SETUP_FILE, layout.dumps({"listen": listen, "store": store, "tls_cert": tls_cert,

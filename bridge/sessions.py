@@ -638,10 +638,15 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
         role, _, room = name.partition("@")
         named = validate.is_name(room) and validate.is_name(role)
         local = role_session(root, room, role, local=True) if named else None
-        if local is not None and local.liveness in ("active", "idle") and (me is None or local.id != me.id):
-            return local  # a live holder here first: a machine named like a room must not take the role over
+        if local is not None and (local.liveness not in ("active", "idle") or (me is not None and local.id == me.id)):
+            local = None
         remote = [s for s in others if s.machine == room and role in (s.id, s.manifest.get("label"),
                                                                        s.manifest.get("projectName"))]
+        if local is not None and remote:  # a machine named like a room: neither may take the other's messages
+            raise PeerNotFound(f"{name!r} names both {local.describe()} here and {remote[0].describe()}; name one "
+                               "by its id", Next("peers", "see"))
+        if local is not None:
+            return local
         if remote:  # a label reused on that machine: its live, newest session
             return max(remote, key=lambda s: (s.liveness != "gone", s.manifest.get("startedAt", "")))
         holder = role_session(root, validate.room(room), validate.role(role))

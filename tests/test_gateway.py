@@ -146,8 +146,10 @@ def test_a_bounce_its_machine_will_not_take_is_dropped_not_kept_pending(team):
     wait_until(lambda: [e for e in a.log() if e["event"] == "bounce-unsent"], what="the bounce given up",
                details=a.log_tail)
     # acked: nothing stays pending on a's consumer (a thousand such would stall everything a receives)
-    info = as_machine(team.server, "a", lambda nc, js: js.consumer_info("BRIDGE", "gw-a"))
-    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+    def settled() -> bool:
+        info = as_machine(team.server, "a", lambda nc, js: js.consumer_info("BRIDGE", "gw-a"))
+        return (info.num_pending, info.num_ack_pending) == (0, 0)
+    wait_until(settled, what="the bounced message acked", details=a.log_tail)
 
 
 def test_a_machine_that_does_not_take_its_messages_leaves_the_rest_waiting_at_the_sender(team):
@@ -166,6 +168,19 @@ def test_a_machine_that_does_not_take_its_messages_leaves_the_rest_waiting_at_th
     wait_until(lambda: sorted(b.inbox_ids(app)) == sorted(sent), what="all 25 reach b once", details=a.log_tail)
     wait_until(lambda: a.status()["waiting_to_send"] == 0 and a.status()["last_error"] is None,
                what="a's backlog drained, and its error over", details=a.log_tail)
+
+
+def test_a_stream_made_first_with_other_settings_is_reported(team):
+    """Any machine may create the stream; one that made it first, by hand or to harm, gets it into the log."""
+    from nats.js import api
+
+    as_machine(team.server, "c", lambda nc, js: js.add_stream(api.StreamConfig(name="BRIDGE", subjects=["bridge.>"])))
+    a = team("a")
+    a.session("lib")
+    a.run_gateway()
+    said = wait_until(lambda: [e["why"] for e in a.log() if e["event"] == "stream-settings"],
+                      what="the stream's settings reported", details=a.log_tail)
+    assert len(said) == 1 and "retention is 'limits', not 'workqueue'" in said[0] and "per-pair cap" in said[0]
 
 
 SENDER = """

@@ -137,13 +137,15 @@ def test_a_receipt_counts_only_from_the_machine_the_message_went_to(bridge):
     assert [m["state"] for m in status] == ["read"]
 
 
-def test_a_machine_named_like_a_room_cannot_take_a_role_from_a_live_local_holder(bridge):
+def test_a_name_that_is_both_a_local_role_and_a_remote_label_is_refused_as_ambiguous(bridge):
     local = orjson.loads(bridge.cli("api", "start", "--room", "shop", "--role", "backend", "--json",
                                     check=True).out)["session"]["session_id"]
     bridge.start("web", "web")
     announce(bridge.root, "shop", "rmt008", label="backend")  # machine "shop", session "backend": backend@shop
-    msg_id = sent_to(bridge, "web", "backend@shop", "which one?")
-    assert (bridge.root / "sessions" / local / "inbox" / f"{msg_id}.json").exists()
+    r = bridge.cli("web", "send", "backend@shop", "query", "which one?")
+    assert r.returncode == 5 and f"names both {local}" in r.err and "rmt008" in r.err and "by its id" in r.err
+    assert list((bridge.root / "sessions" / local / "inbox").glob("*.json")) == []
+    assert list((bridge.root / "sessions" / "rmt008" / "inbox").glob("*.json")) == []
     bridge.cli("api", "stop", check=True)
     msg_id = sent_to(bridge, "web", "backend@shop", "and now?")  # no holder here: the label on machine shop
     assert (bridge.root / "sessions" / "rmt008" / "inbox" / f"{msg_id}.json").exists()

@@ -55,6 +55,32 @@ def inbox_prefix(machine: str) -> str:
     return f"_INBOX_{machine}"
 
 
+def stream_config(cap: int):
+    """The BRIDGE stream as a gateway makes it: on file, work queue (a message goes once its machine acks it),
+    de-duplicated by message id, at most `cap` waiting per pair of machines (more are refused, not dropped)."""
+    from nats.js import api
+
+    return api.StreamConfig(name=STREAM, subjects=["bridge.>"], storage=api.StorageType.FILE,
+                            retention=api.RetentionPolicy.WORK_QUEUE, duplicate_window=DUPLICATE_WINDOW_S,
+                            max_age=MAX_AGE_S, max_msgs_per_subject=cap, discard=api.DiscardPolicy.NEW,
+                            discard_new_per_subject=True)
+
+
+def stream_differences(found, cap: int) -> list[str]:
+    """What in an existing BRIDGE stream's config breaks a guarantee, worded for the log ([] when nothing)."""
+    want = stream_config(cap)
+    out = []
+    for key in ("subjects", "retention", "storage", "discard", "discard_new_per_subject"):
+        have, need = (getattr(getattr(c, key), "value", getattr(c, key)) for c in (found, want))  # enums as text
+        if have != need:
+            out.append(f"{key} is {have!r}, not {need!r}")
+    if not found.duplicate_window or found.duplicate_window < DUPLICATE_WINDOW_S:
+        out.append(f"duplicate_window is {found.duplicate_window!r} s, less than {DUPLICATE_WINDOW_S} s")
+    if not found.max_msgs_per_subject or found.max_msgs_per_subject < 1:
+        out.append("no per-pair cap (max_msgs_per_subject): one machine can fill the server")
+    return out
+
+
 def queue_cap() -> int:
     """Per pair of machines, how many messages the server holds before the sender's gateway keeps the rest (set when
     a gateway creates the stream: BRIDGE_GATEWAY_QUEUE_CAP, default QUEUE_CAP), so one machine's flood fills its own

@@ -185,17 +185,14 @@ class Gateway:
 
         try:
             config = (await self.js.stream_info(names.STREAM)).config
-            if config.max_msgs_per_subject and config.max_msgs_per_subject > 0 and config.discard_new_per_subject:
+            if config.max_msgs_per_subject and config.max_msgs_per_subject > 0:
                 self.queue_cap = config.max_msgs_per_subject
-            else:  # made by an older gateway, or by hand: say so, since the docs promise the cap
-                remote.log_event(self.root, "stream-uncapped", why=f"stream {names.STREAM} has no per-pair cap: one "
-                                 "machine can fill the server; see docs/remote.md (limits) to set one")
+            wrong = names.stream_differences(config, self.queue_cap)
+            if wrong:  # made by hand, by an older gateway, or by a hostile machine first: the guarantees need these
+                remote.log_event(self.root, "stream-settings", why=f"stream {names.STREAM} differs from what "
+                                 f"gateways make: {'; '.join(wrong)}; see docs/remote.md (troubleshooting)")
         except NotFoundError:
-            await self.js.add_stream(api.StreamConfig(
-                name=names.STREAM, subjects=["bridge.>"], storage=api.StorageType.FILE,
-                retention=api.RetentionPolicy.WORK_QUEUE, duplicate_window=names.DUPLICATE_WINDOW_S,
-                max_age=names.MAX_AGE_S, max_msgs_per_subject=self.queue_cap, discard=api.DiscardPolicy.NEW,
-                discard_new_per_subject=True))
+            await self.js.add_stream(names.stream_config(self.queue_cap))
         try:
             self.kv = await self.js.key_value(names.PRESENCE)
         except BucketNotFoundError:
@@ -306,8 +303,8 @@ class Gateway:
         from nats.errors import MaxPayloadError
 
         while batch := remote.outgoing(proxy):  # a drop is no inotify event: go on until the inbox is empty
-            await self._announce()  # a long backlog must not let this machine's sessions look stale elsewhere
             for msg in batch:
+                await self._announce()  # only when due: a long backlog must not make this machine's sessions stale
                 await self._send_artifacts(msg)
                 try:
                     await self.js.publish(names.msg_subject(proxy.machine, self.machine), layout.dumps(msg),

@@ -48,10 +48,21 @@ def test_setup_refuses_what_would_expose_the_team_with_one_line_errors(bridge, t
     r = setup(bridge, team, "--machine", "b", check=False)
     assert r.returncode != 0 and "setup.json" in r.err and "delete it" in r.err
     assert len(r.err.strip().splitlines()) == 1 and not (team / "b.nk").exists()
-    (team / "setup.json").unlink()  # a folder from before setup.json: its nats.conf's settings are unknown
+    (team / "nats.conf").write_text("# a config written by hand\n")  # and no setup.json: its settings are unknown
+    (team / "setup.json").unlink()
     r = setup(bridge, team, "--machine", "b", check=False)
-    assert r.returncode != 0 and "give --listen" in r.err and not (team / "b.nk").exists()
-    assert orjson.loads(setup(bridge, team, "--machine", "b", "--listen", "127.0.0.1:4222").out)["tls"] is False
+    assert r.returncode != 0 and "give --listen and --store" in r.err and not (team / "b.nk").exists()
+
+
+def test_setup_on_a_folder_from_before_setup_json_keeps_the_settings_of_its_config(bridge, tmp_path):
+    team, store = tmp_path / "team", tmp_path / "elsewhere"
+    setup(bridge, team, "--machine", "a", "--listen", "0.0.0.0:4333", "--store", str(store), "--tls-cert", "/c.pem",
+          "--tls-key", "/k.pem")
+    (team / "setup.json").unlink()  # as an older session-bridge left the folder
+    out = orjson.loads(setup(bridge, team, "--machine", "b").out)
+    assert (out["listen"], out["tls"], out["machines"]) == ("0.0.0.0:4333", True, ["a", "b"])
+    conf = (team / "nats.conf").read_text()
+    assert f'store_dir: "{store}"' in conf and '"/c.pem"' in conf and '"/k.pem"' in conf
 
 
 def test_status_and_peers_before_any_gateway_ran_and_with_mirrored_peers(bridge):

@@ -164,9 +164,6 @@ def setup(folder: Path, machines: list[str], listen: str | None = None, store: s
     if bool(tls_cert) != bool(tls_key):
         raise BridgeError("TLS needs both --tls-cert and --tls-key")
     saved = _saved_setup(folder)
-    if not saved and (folder / "nats.conf").exists() and listen is None and not tls_cert:
-        raise BridgeError(f"{folder / 'nats.conf'} was written without {SETUP_FILE}, so its settings are unknown: "
-                          "give --listen (and --tls-cert and --tls-key if it uses TLS) once more")
     if not tls_cert:
         tls_cert, tls_key = saved.get("tls_cert"), saved.get("tls_key")
     listen = listen or saved.get("listen") or DEFAULT_LISTEN
@@ -199,7 +196,7 @@ def _saved_setup(folder: Path) -> dict:
     """The settings of the last `remote setup` in folder ({} for the first; a damaged file is a one-line error)."""
     path = folder / SETUP_FILE
     if not path.exists():
-        return {}
+        return _settings_of_config(folder / "nats.conf")
     try:
         saved = layout.read_json(path, 64 * 1024)
     except (OSError, ValueError) as e:
@@ -209,6 +206,28 @@ def _saved_setup(folder: Path) -> dict:
         raise BridgeError(f"{path} is not the settings `remote setup` wrote; delete it and give --listen, --store "
                           "and the TLS options again")
     return saved
+
+
+def _settings_of_config(conf: Path) -> dict:
+    """The settings in a nats.conf that `remote setup` wrote before it kept setup.json ({} when there is none)."""
+    import json
+    import re
+
+    try:
+        text = conf.read_text()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as e:
+        raise BridgeError(f"cannot read {conf} ({e}); give --listen, --store and the TLS options again") from None
+    found = {}
+    for key, pattern in (("listen", r'^listen: ("[^"\n]*")$'), ("store", r'store_dir: ("[^"\n]*")'),
+                         ("tls_cert", r'cert_file: ("[^"\n]*")'), ("tls_key", r'key_file: ("[^"\n]*")')):
+        m = re.search(pattern, text, re.M)
+        found[key] = json.loads(m.group(1)) if m else None
+    if found["listen"] is None or found["store"] is None:
+        raise BridgeError(f"{conf} is not a config `remote setup` wrote, so its settings are unknown: give --listen "
+                          "and --store (and --tls-cert and --tls-key if it uses TLS)")
+    return found
 
 
 def server_config(users: list[tuple[str, str]], listen: str, store: str, tls_cert: str | None = None,

@@ -642,8 +642,9 @@ def find_peer(root: Path, name: str, me: Session | None) -> Session:
             local = None
         remote = [s for s in others if s.machine == room and role in (s.id, s.manifest.get("label"),
                                                                        s.manifest.get("projectName"))]
-        if local is not None and remote:  # a machine named like a room: neither may take the other's messages
-            raise PeerNotFound(f"{name!r} names both {local.describe()} here and {remote[0].describe()}; name one "
+        rival = [s for s in remote if s.liveness != "gone"]
+        if local is not None and rival:  # a machine named like a room: neither may take the other's messages
+            raise PeerNotFound(f"{name!r} names both {local.describe()} here and {rival[0].describe()}; name one "
                                "by its id", Next("peers", "see"))
         if local is not None:
             return local

@@ -671,8 +671,7 @@ def inbound_policy(action: str | None, ids: tuple[str, ...], allow: tuple[str, .
         if action == "trust":
             rule, released = inbound.trust(session, ids[0])
         else:
-            rule, released = inbound.set_policy(session, trust=[t for t in inbound.policy(session)["trust"]
-                                                                if t != ids[0]]), []
+            rule, released = inbound.untrust(session, ids[0]), []
         if as_json:
             return emit(session_id=session.id, inbound=views.inbound_view(rule), released=released)
         click.echo(f"Trusted contacts of {safe_line(session.name)}: {safe_line(', '.join(rule['trust']) or 'none')}"

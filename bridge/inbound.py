@@ -75,6 +75,12 @@ def trust(session: Session, contact: str) -> tuple[dict, list[str]]:
     return p, release(session, ids) if ids else []
 
 
+def untrust(session: Session, contact: str) -> dict:
+    """Stop trusting a remote contact: its next messages are held again (those already released stay). Returns the
+    policy."""
+    return set_policy(session, trust=[t for t in policy(session)["trust"] if t != contact])
+
+
 def _allowed(sender: Session, allow: list[str]) -> bool:
     if not allow:
         return True

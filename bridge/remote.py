@@ -34,24 +34,14 @@ STATUS_CAP = 64 * 1024
 LOG_CAP = 1024 * 1024
 
 
-def machine_of(session: Session) -> str | None:
-    """The machine a proxy stands for; None for a session of this machine."""
-    return session.machine
-
-
-def is_remote(session: Session) -> bool:
-    """True for a proxy of a session on another machine."""
-    return session.machine is not None
-
-
 def local_sessions(root: Path) -> list[Session]:
     """This machine's own sessions that are not gone: what its gateway announces."""
-    return [s for s in sessions.all_sessions(root) if not is_remote(s) and s.liveness != "gone"]
+    return [s for s in sessions.all_sessions(root) if s.machine is None and s.liveness != "gone"]
 
 
 def proxies(root: Path, machine: str | None = None) -> list[Session]:
     """The proxies of remote sessions (of one machine, if given)."""
-    return [s for s in sessions.all_sessions(root) if is_remote(s) and (machine is None or machine_of(s) == machine)]
+    return [s for s in sessions.all_sessions(root) if s.machine and (machine is None or s.machine == machine)]
 
 
 # --- presence ------------------------------------------------------------------------------------------------------
@@ -79,7 +69,7 @@ def mirror(root: Path, machine: str, rec: dict) -> Session | None:
             existing = sessions.load(root, sid)
             if existing is None:
                 return _create_proxy(root, sid, fields)
-    if machine_of(existing) != machine:
+    if existing.machine != machine:
         return None
     stale = {k: v for k, v in fields.items() if existing.manifest.get(k) != v and k != "lastHeartbeat"}
     beat = message.parse_iso(existing.manifest.get("lastHeartbeat")) or 0
@@ -139,7 +129,7 @@ def unmirror(root: Path, sid: str, machine: str) -> bool:
     """Remove the proxy of a session `machine` says has ended; its unsent messages become undeliverable for their
     senders, as with any peer that ends. False if there is no such proxy."""
     s = sessions.load(root, sid) if validate.is_session_id(sid) else None
-    if s is None or machine_of(s) != machine:
+    if s is None or s.machine != machine:
         return False
     sessions.remove(s)
     return True
@@ -204,12 +194,12 @@ def deliver(root: Path, machine: str, data: bytes) -> tuple[str, str]:
     msg["metadata"]["machine"] = machine
     msg["status"] = "pending"
     sender = sessions.load(root, msg["from"]) if validate.is_session_id(msg["from"]) else None
-    if sender is None or machine_of(sender) != machine:
+    if sender is None or sender.machine != machine:
         sender = mirror(root, machine, _sender_record(msg)) if sender is None else None
     if sender is None:
         return "bounced", f"sender {msg['from']!r} is not a session of {machine} (its id is taken here)"
     target = sessions.load(root, msg["to"]) if validate.is_session_id(msg["to"]) else None
-    if target is None or is_remote(target):
+    if target is None or target.machine:
         write_receipt(root, sender.id, msg["id"], "undeliverable")
         return "undeliverable", f"no session {msg['to']!r} on this machine"
     if target.mailbox.knows(msg["id"]):
@@ -259,7 +249,7 @@ def apply_receipt(root: Path, machine: str, sender: object, msg_id: object, stat
             or not validate.MESSAGE_ID.fullmatch(msg_id):
         return False
     me = sessions.load(root, sender)
-    if me is None or is_remote(me):
+    if me is None or me.machine:
         return False
     try:
         sent = message.parse(layout.read_bytes(me.dir / layout.OUTBOX / message.filename(msg_id),
@@ -267,7 +257,7 @@ def apply_receipt(root: Path, machine: str, sender: object, msg_id: object, stat
     except (OSError, message.BadMessage):
         return False
     peer = sessions.load(root, sent["to"]) if validate.is_session_id(sent["to"]) else None
-    if peer is None or machine_of(peer) != machine:
+    if peer is None or peer.machine != machine:
         return False
     write_receipt(root, me.id, msg_id, state)
     return True
@@ -307,7 +297,7 @@ def status(root: Path) -> dict:
     machines: dict[str, int] = {}
     for p in proxies(root):
         if p.liveness != "gone":
-            machines[machine_of(p)] = machines.get(machine_of(p), 0) + 1
+            machines[p.machine] = machines.get(p.machine, 0) + 1
     return {"running": running, "machine": saved.get("machine"), "server": saved.get("server"),
             "connected": bool(running and saved.get("connected")), "last_error": saved.get("last_error"),
             "counts": saved.get("counts") if isinstance(saved.get("counts"), dict) else {},

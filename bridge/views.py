@@ -100,21 +100,6 @@ def session_view(s: Session) -> SessionView:
             "summary": s.summary, "machine": s.machine}
 
 
-class RemoteStatusView(TypedDict):
-    """The gateway of this bridge dir (bridge/remote.py): whether it runs and is connected, the server, its counters
-    and last error, the remote machines with live sessions ({machine: count}) and messages not yet sent."""
-
-    running: bool
-    machine: str | None
-    server: str | None
-    connected: bool
-    last_error: str | None
-    counts: dict
-    updated_at: str | None
-    machines: dict
-    waiting_to_send: int
-
-
 def connection_view(c: dict) -> ConnectionView:
     """One of protocol.status's connections."""
     return {"session_id": c["sessionId"], "name": c["name"], "status": c["status"]}

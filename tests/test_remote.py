@@ -95,6 +95,18 @@ def test_a_remote_sender_is_held_until_trusted_and_its_machine_is_told(bridge):
     assert (bridge.root / "sessions" / "rmt001" / "receipts" / f"{msg['id']}.released").exists()
 
 
+def test_untrust_holds_the_next_messages_again_and_keeps_what_was_released(bridge):
+    lib = bridge.start("lib", "lib")
+    first, _ = arrive(bridge.root, "b", lib, "before")
+    bridge.cli("lib", "inbound", "trust", "@b", check=True)
+    out = orjson.loads(bridge.cli("lib", "inbound", "untrust", "@b", "--json", check=True).out)
+    assert out["inbound"]["trust"] == [] and out["released"] == []
+    _, outcome = arrive(bridge.root, "b", lib, "after")
+    assert outcome == ("held", lib)
+    assert [m["id"] for m in orjson.loads(bridge.cli("lib", "inbox", "--json", check=True).out)["messages"]] == [
+        first["id"]]
+
+
 def test_a_sender_sees_held_then_queued_when_the_remote_peer_releases_it(bridge):
     app = bridge.start("app", "app")
     announce(bridge.root, "b", "rmt007", label="lib")
